@@ -1,0 +1,17 @@
+# ironmill_library(NAME DIR [DEPS ...]): a static library of every .cc under DIR (non-recursive
+# unless RECURSE), include root = src/.
+function(ironmill_library name)
+  cmake_parse_arguments(ARG "RECURSE" "" "DIRS;DEPS" ${ARGN})
+  set(srcs)
+  foreach(d IN LISTS ARG_DIRS)
+    if(ARG_RECURSE)
+      file(GLOB_RECURSE s CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/${d}/*.cc)
+    else()
+      file(GLOB s CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/${d}/*.cc)
+    endif()
+    list(APPEND srcs ${s})
+  endforeach()
+  add_library(${name} STATIC ${srcs})
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(${name} PUBLIC ${ARG_DEPS})
+endfunction()

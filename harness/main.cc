@@ -1,0 +1,23 @@
+// mill-harness: the verification harness (op-eval now; parity, perplexity, benchmarks later).
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "harness/op_eval_command.h"
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  const char* usage =
+      "usage: mill-harness <command> [options]\n"
+      "commands:\n"
+      "  op-eval    run the op-support eval suite and write reports/op-matrix.{md,json}\n";
+  if (args.empty() || args[0] == "-h" || args[0] == "--help") {
+    std::cout << usage;
+    return args.empty() ? 2 : 0;
+  }
+  const std::string cmd = args[0];
+  args.erase(args.begin());
+  if (cmd == "op-eval") return ironmill::harness::op_eval_command(args);
+  std::cerr << "mill-harness: unknown command `" << cmd << "`\n" << usage;
+  return 2;
+}

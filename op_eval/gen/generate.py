@@ -1,0 +1,38 @@
+#!/usr/bin/env python3
+"""Regenerates every op-eval case: /usr/bin/python3 op_eval/gen/generate.py [family ...]
+
+Each family module (op_eval/gen/<family>.py) defines generate(emit). Expected outputs come from NumPy
+and PyTorch (Debian python3-numpy / python3-torch); outputs are deterministic (fixed seeds)."""
+import importlib
+import os
+import shutil
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from common import Emitter  # noqa: E402
+
+FAMILIES = ["elementwise", "activation", "reduction", "linalg", "attention", "conv", "normalization", "shape",
+            "gather_scatter", "image", "recurrent", "random", "quantization", "state", "control"]
+
+
+def main():
+    out = os.path.join(os.path.dirname(HERE), "cases")
+    wanted = sys.argv[1:] or FAMILIES
+    total = 0
+    for fam in wanted:
+        path = os.path.join(HERE, fam + ".py")
+        if not os.path.exists(path):
+            print(f"{fam}: no generator yet")
+            continue
+        shutil.rmtree(os.path.join(out, fam), ignore_errors=True)
+        mod = importlib.import_module(fam)
+        emit = Emitter(out, fam)
+        mod.generate(emit)
+        print(f"{fam}: {emit.count} cases")
+        total += emit.count
+    print(f"total: {total}")
+
+
+if __name__ == "__main__":
+    main()
