@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The whole test suite: set-up, build, then every CTest test (unit tests + op-eval cases).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash ci/build.sh
+ctest --test-dir build -j"$(nproc)" --output-on-failure --timeout 300
