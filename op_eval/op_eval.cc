@@ -9,6 +9,8 @@
 
 #include "mil/builder.h"
 #include "mil/op_registry.h"
+#include "mil/text.h"
+#include "mil/verifier.h"
 
 namespace ironmill::op_eval {
 namespace fs = std::filesystem;
@@ -76,6 +78,73 @@ Result<Tensor> parse_tensor(const json& j, const std::string& where) {
   return Tensor::from_f64(*dt, shape, v);
 }
 
+// A constant list input: {"list": [TENSOR, ...]} (elements share one type; an empty list needs
+// "elem_dtype" and optionally "elem_shape").
+Result<mil::Value> parse_list_value(const json& j, const std::string& where) {
+  mil::Value v;
+  mil::Value::List items;
+  std::optional<mil::Type> elem;
+  for (const auto& e : j["list"]) {
+    IM_ASSIGN_OR_RETURN(Tensor t, parse_tensor(e, where));
+    mil::Type et = mil::Type::tensor(t.dtype(), t.shape());
+    if (elem && !(*elem == et)) return invalid_argument(where + ": list elements differ in type");
+    elem = et;
+    items.elems.push_back(mil::Value::of(t));
+  }
+  if (!elem) {
+    auto dt = mil::dtype_from_name(j.value("elem_dtype", std::string("fp32")));
+    if (!dt) return invalid_argument(where + ": unknown elem_dtype");
+    elem = mil::Type::tensor(*dt, j.value("elem_shape", mil::Shape{}));
+  }
+  v.type = mil::Type::list(*elem, static_cast<int64_t>(items.elems.size()));
+  v.data = std::move(items);
+  return v;
+}
+
+// An expected output that is not a tensor: {"list": [TENSOR, ...]} or {"dict": [[KEY, VALUE], ...]}.
+Result<backends::RtValue> parse_expected_value(const json& j, const std::string& where) {
+  if (j.contains("list")) {
+    backends::ListValue l;
+    for (const auto& e : j["list"]) {
+      IM_ASSIGN_OR_RETURN(Tensor t, parse_tensor(e, where));
+      l.items.push_back(std::move(t));
+    }
+    if (!l.items.empty()) l.elem_type = mil::Type::tensor(l.items[0].dtype(), l.items[0].shape());
+    return backends::RtValue(std::move(l));
+  }
+  backends::DictValue d;
+  for (const auto& kv : j["dict"]) {
+    if (!kv.is_array() || kv.size() != 2) return invalid_argument(where + ": dict items are [key, value] pairs");
+    IM_ASSIGN_OR_RETURN(Tensor k, parse_tensor(kv[0], where));
+    IM_ASSIGN_OR_RETURN(Tensor v, parse_tensor(kv[1], where));
+    d.items.emplace_back(std::move(k), std::move(v));
+  }
+  return backends::RtValue(std::move(d));
+}
+
+Status build_single_op(Case& c, const json& j, const std::string& path);
+
+// Values for the inputs of a program given as MIL text: tensors, or state inputs wrapped in a StateValue.
+Status bind_program_inputs(Case& c, const json& j, const std::string& path) {
+  const mil::Function* f = c.program.function("main");
+  if (!f) return invalid_argument(path + ": program has no function `main`");
+  const json inputs = j.contains("inputs") ? j["inputs"] : json::object();
+  for (const auto& in : f->inputs) {
+    const std::string where = path + ": input `" + in.name + "`";
+    if (!inputs.contains(in.name)) return invalid_argument(where + ": no value given");
+    IM_ASSIGN_OR_RETURN(Tensor t, parse_tensor(inputs[in.name], where));
+    if (in.type.kind == mil::Type::Kind::kState) c.inputs[in.name] = backends::StateValue{std::make_shared<Tensor>(t)};
+    else c.inputs[in.name] = t;
+  }
+  for (const auto& [name, spec] : inputs.items()) {
+    bool found = false;
+    for (const auto& in : f->inputs) found = found || in.name == name;
+    if (!found) return invalid_argument(path + ": input `" + name + "` is not a parameter of `main`");
+  }
+  c.output_names = f->body.outputs;
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<Case> load_case(const std::string& path) {
@@ -97,10 +166,54 @@ Result<Case> load_case(const std::string& path) {
   c.compare = j.value("compare", "");
   if (j.contains("atol")) c.atol = j["atol"].get<double>();
   if (j.contains("rtol")) c.rtol = j["rtol"].get<double>();
+  if (j.contains("program")) {
+    // The whole program as MIL text (nested blocks, lists, states); expected = the outputs of `main`.
+    IM_ASSIGN_OR_RETURN(c.program, mil::parse_mil_text(j["program"].get<std::string>(), path));
+    IM_RETURN_IF_ERROR(mil::verify(c.program).with_context(path));
+    IM_RETURN_IF_ERROR(bind_program_inputs(c, j, path));
+  } else {
+    IM_RETURN_IF_ERROR(build_single_op(c, j, path));
+  }
+  if (j.contains("expected_states")) {
+    for (const auto& [name, spec] : j["expected_states"].items()) {
+      auto it = c.inputs.find(name);
+      if (it == c.inputs.end() || !std::holds_alternative<backends::StateValue>(it->second))
+        return invalid_argument(path + ": expected_states names `" + name + "`, which is not a state input");
+      IM_ASSIGN_OR_RETURN(Tensor t, parse_tensor(spec, path + ": expected_states"));
+      c.expected_states[name] = std::move(t);
+    }
+  }
+  size_t k = 0;
+  for (const auto& e : j["expected"]) {
+    if (e.is_object() && (e.contains("list") || e.contains("dict"))) {
+      IM_ASSIGN_OR_RETURN(backends::RtValue v, parse_expected_value(e, path + ": expected"));
+      c.expected_values[k++] = std::move(v);
+      c.expected.push_back(Tensor());
+      continue;
+    }
+    IM_ASSIGN_OR_RETURN(Tensor t, parse_tensor(e, path + ": expected"));
+    c.expected.push_back(std::move(t));
+    ++k;
+  }
+  if (c.expected.size() != c.output_names.size())
+    return invalid_argument(path + ": " + std::to_string(c.expected.size()) + " expected outputs, " +
+                            (j.contains("program") ? "the program has " : "op has ") +
+                            std::to_string(c.output_names.size()));
+  return c;
+}
+
+namespace {
+// The classic case: one op built through mil::Builder from the JSON inputs / attributes.
+Status build_single_op(Case& c, const json& j, const std::string& path) {
   mil::Builder b(c.program, "main", c.opset);
   std::map<std::string, mil::Builder::Arg> args;
   for (const auto& [name, spec] : j["inputs"].items()) {
     const std::string where = path + ": input `" + name + "`";
+    if (spec.contains("list")) {
+      IM_ASSIGN_OR_RETURN(mil::Value v, parse_list_value(spec, where));
+      args[name] = b.constant(v, name);
+      continue;
+    }
     if (spec.contains("tuple")) {
       std::vector<std::string> names;
       int k = 0;
@@ -117,7 +230,11 @@ Result<Case> load_case(const std::string& path) {
       continue;
     }
     IM_ASSIGN_OR_RETURN(Tensor t, parse_tensor(spec, where));
-    if (spec.value("const", false)) {
+    if (spec.value("state", false)) {
+      // A state input: state<tensor<...>> holding the given initial contents.
+      args[name] = b.input(name, mil::Type::state(mil::Type::tensor(t.dtype(), t.shape())));
+      c.inputs[name] = backends::StateValue{std::make_shared<Tensor>(t)};
+    } else if (spec.value("const", false)) {
       args[name] = b.constant(t, name);
     } else {
       args[name] = b.input(name, mil::Type::tensor(t.dtype(), t.shape()));
@@ -131,20 +248,21 @@ Result<Case> load_case(const std::string& path) {
       attrs[name] = mil::Value::of(t);
     }
   }
-  auto outs = b.ops(c.op, args, attrs);
+  std::vector<std::string> outs;
+  if (c.op == "const") {
+    // `const` has no inputs: the case is the constant itself, its value in attributes.val.
+    auto it = attrs.find("val");
+    if (it == attrs.end()) return invalid_argument(path + ": a const case needs attributes.val");
+    outs.push_back(b.constant(it->second, "c"));
+  } else {
+    outs = b.ops(c.op, args, attrs);
+  }
   if (!b.status().ok()) return b.status().with_context(path);
   for (const auto& o : outs) b.output(o);
   c.output_names = outs;
-  IM_RETURN_IF_ERROR(b.finish().with_context(path));
-  for (const auto& e : j["expected"]) {
-    IM_ASSIGN_OR_RETURN(Tensor t, parse_tensor(e, path + ": expected"));
-    c.expected.push_back(std::move(t));
-  }
-  if (c.expected.size() != outs.size())
-    return invalid_argument(path + ": " + std::to_string(c.expected.size()) + " expected outputs, op has " +
-                            std::to_string(outs.size()));
-  return c;
+  return b.finish().with_context(path);
 }
+}  // namespace
 
 std::vector<std::string> list_case_files(const std::string& dir) {
   std::vector<std::string> files;
@@ -221,15 +339,80 @@ CaseResult run_case(const Case& c, backends::Backend& backend) {
     r.message = exe.status().message();
     return r;
   }
-  auto out = (*exe)->run(c.inputs);
+  // Fresh state storage per run, so write_state never changes the case itself.
+  backends::NamedValues inputs = c.inputs;
+  for (auto& [name, v] : inputs)
+    if (auto* st = std::get_if<backends::StateValue>(&v)) st->tensor = std::make_shared<Tensor>(*st->tensor);
+  auto out = (*exe)->run(inputs);
   if (!out.ok()) {
     r.verdict = out.status().code() == ErrorCode::kUnsupported ? Verdict::kUnsupported : Verdict::kError;
     r.message = out.status().message();
     return r;
   }
   r.verdict = Verdict::kPass;
+  auto judge = [&](const Tensor& actual, const Tensor& expected, const std::string& what) {
+    Tolerance tol = default_tolerance(expected.dtype());
+    if (c.atol) tol.atol = *c.atol;
+    if (c.rtol) tol.rtol = *c.rtol;
+    double mae = 0, nmse = 0;
+    std::string why = compare_tensor(actual, expected, c.compare, tol, &mae, &nmse);
+    r.max_abs_err = std::max(r.max_abs_err, mae);
+    r.nmse = std::max(r.nmse, nmse);
+    if (!why.empty() && r.verdict == Verdict::kPass) {
+      r.verdict = Verdict::kFail;
+      r.message = what + ": " + why;
+    }
+  };
+  auto fail = [&](const std::string& why) {
+    if (r.verdict == Verdict::kPass) {
+      r.verdict = Verdict::kFail;
+      r.message = why;
+    }
+  };
+  for (const auto& [name, expected] : c.expected_states) {
+    const auto* st = std::get_if<backends::StateValue>(&inputs.at(name));
+    judge(*st->tensor, expected, "state `" + name + "` after the run");
+  }
   for (size_t i = 0; i < c.expected.size(); ++i) {
-    const auto& v = out->at(c.output_names[i]);
+    auto found = out->find(c.output_names[i]);
+    if (found == out->end()) {
+      fail("output " + std::to_string(i) + " (" + c.output_names[i] + ") was not returned");
+      continue;
+    }
+    const auto& v = found->second;
+    const std::string what = "output " + std::to_string(i) + " (" + c.output_names[i] + ")";
+    auto ev = c.expected_values.find(i);
+    if (ev != c.expected_values.end()) {
+      if (const auto* el = std::get_if<backends::ListValue>(&ev->second)) {
+        const auto* al = std::get_if<backends::ListValue>(&v);
+        if (!al) { fail(what + " is not a list"); continue; }
+        if (al->items.size() != el->items.size()) {
+          fail(what + ": list of " + std::to_string(al->items.size()) + " items, expected " +
+               std::to_string(el->items.size()));
+          continue;
+        }
+        for (size_t k = 0; k < el->items.size(); ++k)
+          judge(al->items[k], el->items[k], what + " item " + std::to_string(k));
+      } else if (const auto* ed = std::get_if<backends::DictValue>(&ev->second)) {
+        const auto* ad = std::get_if<backends::DictValue>(&v);
+        if (!ad) { fail(what + " is not a dict"); continue; }
+        if (ad->items.size() != ed->items.size()) {
+          fail(what + ": dict of " + std::to_string(ad->items.size()) + " items, expected " +
+               std::to_string(ed->items.size()));
+          continue;
+        }
+        for (const auto& [ek, evv] : ed->items) {
+          const Tensor* match = nullptr;
+          for (const auto& [ak, avv] : ad->items) {
+            double e1 = 0, e2 = 0;
+            if (ak.dtype() == ek.dtype() && compare_tensor(ak, ek, "exact", {0, 0}, &e1, &e2).empty()) match = &avv;
+          }
+          if (!match) { fail(what + ": key " + ek.debug_string() + " missing"); continue; }
+          judge(*match, evv, what + " [" + ek.debug_string() + "]");
+        }
+      }
+      continue;
+    }
     const auto* t = std::get_if<Tensor>(&v);
     if (!t) {
       r.verdict = Verdict::kFail;

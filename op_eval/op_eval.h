@@ -1,6 +1,7 @@
 // op-eval: loads the data-driven cases in op_eval/cases/ (written by op_eval/gen/, expectations from
 // NumPy/PyTorch) and judges a backend's outputs with the NumPy rule |a - e| <= atol + rtol * |e|.
 #pragma once
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,8 +18,12 @@ struct Case {
   std::optional<double> atol, rtol;
   mil::Program program;                       // one function `main` applying the op
   backends::NamedValues inputs;               // values for the function inputs
-  std::vector<mil::Tensor> expected;          // one per op output
+  std::vector<mil::Tensor> expected;          // one per op output (a placeholder where the output is not a tensor)
   std::vector<std::string> output_names;
+  // Non-tensor expected outputs (lists, dicts) by output index; their `expected` slot is a placeholder.
+  std::map<size_t, backends::RtValue> expected_values;
+  // Contents each state input must hold after the run (write_state); state inputs are copied per run.
+  std::map<std::string, mil::Tensor> expected_states;
   std::string id() const { return op + "__" + name; }
 };
 

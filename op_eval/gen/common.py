@@ -13,6 +13,15 @@ PyTorch -- never by ironmill. Cases are written as JSON under op_eval/cases/<fam
 TENSOR = {"dtype": "fp32", "shape": [2, 3], "data": [flat row-major values]}; NaN/inf as the strings
 "nan", "inf", "-inf". Inputs with "const": true become const ops (required for `c` parameters);
 the others become function inputs.
+
+Extensions (non-tensor values and whole programs):
+  * input {"list": [TENSOR, ...], "const": true}: a constant list (e.g. classify `classes`), see lst().
+  * input TENSOR + "state": true: a function input of type state<tensor<...>> with these initial
+    contents, see state(). "expected_states": {"name": TENSOR} = the state's contents after the run.
+  * expected entries {"list": [TENSOR, ...]} / {"dict": [[KEY, VALUE], ...]} for list / dict outputs.
+  * "program": MIL text (func main); "inputs" then give values for main's parameters by name (state
+    parameters get their initial contents), and "expected" lists main's outputs in order.
+  * op "const": no inputs; attributes {"val": TENSOR}; expected [the same value].
 """
 import json
 import math
@@ -67,6 +76,35 @@ def tup(*tensors):
     return {"tuple": list(tensors)}
 
 
+def state(a, dtype=None):
+    """A state input (state<tensor<...>>) holding `a` initially."""
+    t = tensor(a, dtype=dtype)
+    t["state"] = True
+    return t
+
+
+def lst(*tensors, elem_dtype=None, elem_shape=None):
+    """A list value of tensors (as a const input or as an expected output)."""
+    d = {"list": [t if isinstance(t, dict) else tensor(t) for t in tensors]}
+    if elem_dtype is not None:
+        d["elem_dtype"] = elem_dtype
+    if elem_shape is not None:
+        d["elem_shape"] = list(elem_shape)
+    return d
+
+
+def const_list(*tensors, **kw):
+    d = lst(*tensors, **kw)
+    d["const"] = True
+    return d
+
+
+def dct(pairs):
+    """An expected dict output: [(key, value), ...], each a tensor dict or an array/scalar."""
+    return {"dict": [[k if isinstance(k, dict) else tensor(k), v if isinstance(v, dict) else tensor(v)]
+                     for k, v in pairs]}
+
+
 class Emitter:
     def __init__(self, out_dir, family):
         self.out_dir = out_dir
@@ -75,7 +113,7 @@ class Emitter:
         self.names = set()
 
     def __call__(self, op, case, inputs, expected, oracle="numpy", opset="ios18", attributes=None,
-                 compare=None, atol=None, rtol=None, note=None):
+                 compare=None, atol=None, rtol=None, note=None, program=None, expected_states=None):
         key = f"{op}__{case}"
         assert key not in self.names, f"duplicate case {key}"
         self.names.add(key)
@@ -91,6 +129,10 @@ class Emitter:
             doc["rtol"] = rtol
         if note:
             doc["note"] = note
+        if program is not None:
+            doc["program"] = program
+        if expected_states:
+            doc["expected_states"] = {k: v if isinstance(v, dict) else tensor(v) for k, v in expected_states.items()}
         d = os.path.join(self.out_dir, self.family)
         os.makedirs(d, exist_ok=True)
         with open(os.path.join(d, key + ".json"), "w") as f:

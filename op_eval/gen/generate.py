@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Regenerates every op-eval case: /usr/bin/python3 op_eval/gen/generate.py [family ...]
+"""Regenerates the op-eval cases: /usr/bin/python3 op_eval/gen/generate.py [--out DIR] [family ...]
 
 Each family module (op_eval/gen/<family>.py) defines generate(emit). Expected outputs come from NumPy
 and PyTorch (Debian python3-numpy / python3-torch); outputs are deterministic (fixed seeds)."""
+import argparse
 import importlib
 import os
 import shutil
@@ -17,17 +18,19 @@ FAMILIES = ["elementwise", "activation", "reduction", "linalg", "attention", "co
 
 
 def main():
-    out = os.path.join(os.path.dirname(HERE), "cases")
-    wanted = sys.argv[1:] or FAMILIES
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(HERE), "cases"))
+    ap.add_argument("families", nargs="*")
+    args = ap.parse_args()
     total = 0
-    for fam in wanted:
+    for fam in args.families or FAMILIES:
         path = os.path.join(HERE, fam + ".py")
         if not os.path.exists(path):
             print(f"{fam}: no generator yet")
             continue
-        shutil.rmtree(os.path.join(out, fam), ignore_errors=True)
+        shutil.rmtree(os.path.join(args.out, fam), ignore_errors=True)
         mod = importlib.import_module(fam)
-        emit = Emitter(out, fam)
+        emit = Emitter(args.out, fam)
         mod.generate(emit)
         print(f"{fam}: {emit.count} cases")
         total += emit.count

@@ -1,25 +1,88 @@
-// ironmill: the compiler CLI.
+// ironmill: the compiler CLI. Subcommands grow with the issues; today: ops, verify, print, run.
+#include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "backends/backend.h"
 #include "mil/op_registry.h"
+#include "mil/text.h"
+#include "mil/verifier.h"
+
+namespace {
+
+const char* kUsage =
+    "usage: ironmill <command> [options]\n"
+    "commands:\n"
+    "  ops [--json]                      list the registered MIL ops (name, family, first opset)\n"
+    "  verify FILE.mil                   parse and verify a MIL text program\n"
+    "  print FILE.mil [--dialect 1.0|1.3] parse, verify and print a MIL text program\n";
+
+ironmill::Result<ironmill::mil::Program> load(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return ironmill::io_error("cannot open " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ironmill::mil::parse_mil_text(ss.str(), path);
+}
+
+int cmd_ops(const std::vector<std::string>& args) {
+  const auto& reg = ironmill::mil::OpRegistry::get();
+  if (!args.empty() && args[0] == "--json") {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto* s : reg.all()) {
+      nlohmann::json inputs = nlohmann::json::array();
+      for (const auto& in : s->variants.back().inputs) inputs.push_back(in.name);
+      j.push_back({{"name", s->name}, {"family", s->family}, {"since", "ios" + std::to_string(s->since)},
+                   {"inputs", inputs}});
+    }
+    std::cout << j.dump(1) << "\n";
+    return 0;
+  }
+  for (const auto* s : reg.all()) std::cout << s->name << "\t" << s->family << "\tios" << s->since << "\n";
+  return 0;
+}
+
+int cmd_verify(const std::vector<std::string>& args, bool print) {
+  if (args.empty()) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  auto p = load(args[0]);
+  if (!p.ok()) {
+    std::cerr << "ironmill: " << p.status().message() << "\n";
+    return 1;
+  }
+  for (size_t i = 1; i + 1 < args.size(); ++i)
+    if (args[i] == "--dialect") p->text_version = args[i + 1];
+  if (p->text_version != "1.0" && p->text_version != "1.3") {
+    std::cerr << "ironmill: --dialect must be 1.0 or 1.3\n";
+    return 2;
+  }
+  if (auto s = ironmill::mil::verify(*p); !s.ok()) {
+    std::cerr << "ironmill: " << args[0] << ": " << s.message() << "\n";
+    return 1;
+  }
+  if (print) std::cout << ironmill::mil::print_mil_text(*p);
+  else std::cout << args[0] << ": ok (" << p->functions.size() << " function(s), " << p->op_count() << " ops)\n";
+  return 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  const char* usage =
-      "usage: ironmill <command> [options]\n"
-      "commands:\n"
-      "  ops        list the registered MIL ops (name, family, first opset)\n";
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {
-    std::cout << usage;
+    std::cout << kUsage;
     return args.empty() ? 2 : 0;
   }
-  if (args[0] == "ops") {
-    for (const auto* s : ironmill::mil::OpRegistry::get().all())
-      std::cout << s->name << "\t" << s->family << "\tios" << s->since << "\n";
-    return 0;
-  }
-  std::cerr << "ironmill: unknown command `" << args[0] << "`\n" << usage;
+  const std::string cmd = args[0];
+  args.erase(args.begin());
+  if (cmd == "ops") return cmd_ops(args);
+  if (cmd == "verify") return cmd_verify(args, false);
+  if (cmd == "print") return cmd_verify(args, true);
+  std::cerr << "ironmill: unknown command `" << cmd << "`\n" << kUsage;
   return 2;
 }

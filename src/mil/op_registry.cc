@@ -213,6 +213,14 @@ std::vector<const Type*> InferContext::tuple_types(const std::string& input) con
   return out;
 }
 
+std::vector<const Value*> InferContext::tuple_consts(const std::string& input) const {
+  std::vector<const Value*> out;
+  if (const Argument* a = op_.input(input)) {
+    for (const auto& b : a->bindings) out.push_back(b.is_ref() ? consts_(b.name) : &*b.value);
+  }
+  return out;
+}
+
 const Value* InferContext::const_value(const std::string& input) const {
   if (const Argument* a = op_.input(input)) {
     if (a->bindings.size() != 1) return nullptr;

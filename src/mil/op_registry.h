@@ -90,6 +90,8 @@ class InferContext {
   const Type* type(const std::string& input) const;
   // Element types of a tuple input.
   std::vector<const Type*> tuple_types(const std::string& input) const;
+  // Compile-time values of a tuple input's elements (null where an element is not a known constant).
+  std::vector<const Value*> tuple_consts(const std::string& input) const;
   // Compile-time value of an input if known (explicit const, or default); null otherwise.
   const Value* const_value(const std::string& input) const;
   const Tensor* const_tensor(const std::string& input) const;
