@@ -116,9 +116,15 @@ class Parser {
   bool fail(const std::string& msg) { return fail_at(cur_, msg); }
   // "expected <what>, got <current token>"
   bool fail_expected(const std::string& what) { return fail("expected " + what + ", got " + describe(cur_)); }
-  bool expect(char c, const std::string& context) {
+  bool expect(char c, const char* context) {
     if (accept(c)) return true;
     return fail_expected(std::string("`") + c + "` " + context);
+  }
+  // Same, with the context built only on failure (keeps the hot path free of string building).
+  template <class F>
+  bool expect_lazy(char c, F&& context) {
+    if (accept(c)) return true;
+    return fail_expected(std::string("`") + c + "` " + context());
   }
 
   struct Deeper {
@@ -179,7 +185,7 @@ class Parser {
     return true;
   }
 
-  bool name(std::string& out, const std::string& what) {
+  bool name(std::string& out, const char* what) {
     if (cur_.kind == Tok::kIdent) {
       out.assign(cur_.text);
       advance();
@@ -194,7 +200,7 @@ class Parser {
   }
 
   bool names_list(std::vector<std::string>& out, const char* what) {
-    if (!expect('(', std::string("to open the ") + what)) return false;
+    if (!expect_lazy('(', [&] { return std::string("to open the ") + what; })) return false;
     if (!cur_.is(')')) {
       do {
         std::string n;
@@ -202,7 +208,7 @@ class Parser {
         out.push_back(std::move(n));
       } while (accept(','));
     }
-    return expect(')', std::string("to close the ") + what);
+    return expect_lazy(')', [&] { return std::string("to close the ") + what; });
   }
 
   bool typed_names(std::vector<NamedType>& out, char close, const char* what) {
@@ -210,7 +216,7 @@ class Parser {
     do {
       NamedType nt;
       if (!type(nt.type)) return false;
-      if (!name(nt.name, std::string("a name after the type in the ") + what)) return false;
+      if (!name(nt.name, "a name after the type")) return false;
       out.push_back(std::move(nt));
     } while (accept(','));
     return true;
@@ -241,16 +247,16 @@ class Parser {
   bool function(Function& f) {
     advance();  // func
     if (!name(f.name, "a function name after `func`")) return false;
-    if (!expect('<', "before the opset of function `" + f.name + "`")) return false;
+    if (!expect_lazy('<', [&] { return "before the opset of function `" + f.name + "`"; })) return false;
     if (!name(f.opset, "an opset (e.g. `ios18`)")) return false;
     if (!expect('>', "after the opset")) return false;
-    if (!expect('(', "to open the parameter list of function `" + f.name + "`")) return false;
+    if (!expect_lazy('(', [&] { return "to open the parameter list of function `" + f.name + "`"; })) return false;
     if (!typed_names(f.inputs, ')', "parameter list")) return false;
     if (!expect(')', "after the parameter list")) return false;
     if (cur_.is('[') && !attributes(f.attributes)) return false;
-    if (!expect('{', "to open the body of function `" + f.name + "`")) return false;
+    if (!expect_lazy('{', [&] { return "to open the body of function `" + f.name + "`"; })) return false;
     if (!block_body(f.body)) return false;
-    return expect(';', "after the outputs of function `" + f.name + "`");
+    return expect_lazy(';', [&] { return "after the outputs of function `" + f.name + "`"; });
   }
 
   // Statements up to `}`, then `-> (outputs)`.
@@ -278,13 +284,13 @@ class Parser {
       if (!expect('=', "after the outputs of an operation")) return false;
     }
     if (!name(op.type, "an operation name")) return false;
-    if (!expect('(', "after operation name `" + op.type + "`")) return false;
+    if (!expect_lazy('(', [&] { return "after operation name `" + op.type + "`"; })) return false;
     if (!cur_.is(')')) {
       do {
         const Token key_tok = cur_;
         std::string key;
         if (!name(key, "a parameter name")) return false;
-        if (!expect('=', "after parameter `" + key + "`")) return false;
+        if (!expect_lazy('=', [&] { return "after parameter `" + key + "`"; })) return false;
         Argument arg;
         if (!argument(arg)) return false;
         if (!op.inputs.emplace(std::move(key), std::move(arg)).second)
@@ -305,7 +311,7 @@ class Parser {
       if (!block_body(b)) return false;
       op.blocks.push_back(std::move(b));
     }
-    return expect(';', "after operation `" + op.type + "`");
+    return expect_lazy(';', [&] { return "after operation `" + op.type + "`"; });
   }
 
   bool argument(Argument& a) {
@@ -343,7 +349,7 @@ class Parser {
         const Token key_tok = cur_;
         std::string key;
         if (!name(key, "an attribute name")) return false;
-        if (!expect('=', "after attribute `" + key + "`")) return false;
+        if (!expect_lazy('=', [&] { return "after attribute `" + key + "`"; })) return false;
         Value v;
         if (!literal(v)) return false;
         if (!m.emplace(std::move(key), std::move(v)).second)
@@ -384,7 +390,7 @@ class Parser {
     const std::string_view w = cur_.text;
     if (w == "tensor" || w == "list" || w == "tuple" || w == "dict" || w == "state") {
       advance();
-      if (!expect('<', "after `" + std::string(w) + "`")) return false;
+      if (!expect_lazy('<', [&] { return "after `" + std::string(w) + "`"; })) return false;
       if (w == "tensor") {
         t.kind = Type::Kind::kTensor;
         if (!dtype(t.dtype)) return false;
@@ -427,7 +433,7 @@ class Parser {
         t.children.resize(1);
         if (!type(t.children[0])) return false;
       }
-      return expect('>', "to close `" + std::string(w) + "<...>`");
+      return expect_lazy('>', [&] { return "to close `" + std::string(w) + "<...>`"; });
     }
     auto d = dtype_from_name(w);
     if (!d) return fail_at(tt, "unknown type `" + clip(w) + "`");
@@ -442,7 +448,7 @@ class Parser {
     Deeper g(*this);
     if (!g.ok) return too_deep();
     if (!type(v.type)) return false;
-    if (!expect('(', "after the literal's type " + type_to_string(v.type))) return false;
+    if (!expect_lazy('(', [&] { return "after the literal's type " + type_to_string(v.type); })) return false;
     if (!literal_body(v)) return false;
     return expect(')', "to close the literal");
   }
@@ -626,23 +632,25 @@ class Parser {
     if (r.ec == std::errc() && r.ptr != s.data() + s.size()) r.ec = std::errc::invalid_argument;
     if (r.ec == std::errc::invalid_argument)
       return fail_expected(std::string("an integer for ") + std::string(dtype_name(dt)) + " (decimal digits)");
-    const std::string spelled = (neg ? "-" : "") + clip(s);
-    const std::string range_msg = "integer `" + spelled + "` is out of range for " + std::string(dtype_name(dt));
-    if (r.ec == std::errc::result_out_of_range) return fail_at(start, range_msg);
+    auto out_of_range = [&] {
+      return fail_at(start, "integer `" + std::string(neg ? "-" : "") + clip(s) + "` is out of range for " +
+                                std::string(dtype_name(dt)));
+    };
+    if (r.ec == std::errc::result_out_of_range) return out_of_range();
     if (dt == DType::kUint64) {
-      if (neg && mag != 0) return fail_at(start, range_msg);
+      if (neg && mag != 0) return out_of_range();
       std::memcpy(dst, &mag, 8);
     } else {
       int64_t v;
       if (neg) {
-        if (mag > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) + 1) return fail_at(start, range_msg);
+        if (mag > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) + 1) return out_of_range();
         v = mag == static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) + 1 ? std::numeric_limits<int64_t>::min()
                                                                                    : -static_cast<int64_t>(mag);
       } else {
-        if (mag > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return fail_at(start, range_msg);
+        if (mag > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return out_of_range();
         v = static_cast<int64_t>(mag);
       }
-      if (v < int_min(dt) || (v > 0 && static_cast<uint64_t>(v) > int_max(dt))) return fail_at(start, range_msg);
+      if (v < int_min(dt) || (v > 0 && static_cast<uint64_t>(v) > int_max(dt))) return out_of_range();
       store_i64(dt, dst, v);
     }
     advance();
@@ -669,7 +677,7 @@ class Parser {
     if (cur_.is(','))
       return fail("tensor literal has more than " + std::to_string(dims[level]) + " elements in dimension " +
                   std::to_string(level) + ", its type says " + std::to_string(dims[level]));
-    return expect(']', "to close dimension " + std::to_string(level) + " of the tensor literal");
+    return expect_lazy(']', [&] { return "to close dimension " + std::to_string(level) + " of the tensor literal"; });
   }
 
   // Data of unknown shape: the bracket structure gives it (and must be rectangular).

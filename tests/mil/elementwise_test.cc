@@ -40,7 +40,9 @@ void expect_error(const Built& r, const std::string& op, const std::string& inpu
   ASSERT_FALSE(r.status.ok()) << "expected an error from " << op;
   const std::string& m = r.status.message();
   EXPECT_NE(m.find("`" + op + "`"), std::string::npos) << m;
-  if (!input.empty()) EXPECT_NE(m.find("input `" + input + "`"), std::string::npos) << m;
+  if (!input.empty()) {
+    EXPECT_NE(m.find("input `" + input + "`"), std::string::npos) << m;
+  }
   EXPECT_NE(m.find(what), std::string::npos) << m;
 }
 

@@ -16,6 +16,9 @@
 //  * classify(probabilities fp32, classes: const list of string or int64 scalars, len == numel(probabilities))
 //    -> (label: the class with the largest probability (first on ties), dict<class, fp64> of all probabilities).
 //  * const needs no inference here: the verifier types it from its `val` attribute.
+#include <optional>
+#include <string>
+
 #include "mil/op_registry.h"
 
 namespace ironmill::mil {

@@ -204,7 +204,10 @@ Result<std::vector<Type>> infer_nms(InferContext& c) {
   IM_ASSIGN_OR_RETURN(int64_t max_boxes, positive_size(c, "max_boxes"));
   IM_ASSIGN_OR_RETURN(double iou, c.const_float("iou_threshold"));
   (void)iou;
-  if (c.variant().input("score_threshold")) IM_RETURN_IF_ERROR(c.const_float("score_threshold").status());
+  if (c.variant().input("score_threshold")) {
+    if (!c.has("score_threshold")) return c.error("score_threshold", "required input missing");
+    IM_RETURN_IF_ERROR(c.const_float("score_threshold").status());
+  }
   IM_RETURN_IF_ERROR(c.const_bool("per_class_suppression").status());
   int64_t n = boxes.rank_known ? boxes.dims[0] : kUnknownDim;
   if (n < 0 && scores.rank_known) n = scores.dims[0];

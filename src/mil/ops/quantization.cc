@@ -20,6 +20,9 @@
 //  * constexpr_sparse_blockwise_shift_scale -> (mask uint1 [mask shape], values scale dtype [D]).
 #include <algorithm>
 #include <bit>
+#include <optional>
+#include <string>
+#include <utility>
 
 #include "mil/op_registry.h"
 

@@ -76,7 +76,6 @@ Result<std::vector<Type>> infer_reduce_arg(InferContext& c) {
 Result<std::vector<Type>> infer_argsort(InferContext& c) {
   IM_ASSIGN_OR_RETURN(Type x, c.tensor_type("x"));
   IM_ASSIGN_OR_RETURN(int64_t axis, c.const_int("axis"));
-  (void)axis;
   if (!x.rank_known) return std::vector<Type>{Type::unknown_rank(DType::kInt32)};
   if (x.rank() < 1) return c.error("x", "rank >= 1 expected, got a scalar");
   IM_RETURN_IF_ERROR(norm_axis(c, "axis", axis, x.rank()).status());

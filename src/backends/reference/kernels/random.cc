@@ -10,6 +10,7 @@
 //                each of the `size` draws is the first class whose cumulative probability exceeds u * sum(p).
 // Outputs hold the sampled values (categorical: class indices) in the output dtype.
 #include <cmath>
+#include <numbers>
 #include <random>
 
 #include "backends/reference/kernel.h"
@@ -27,7 +28,7 @@ class Rng {
   double uniform() { return static_cast<double>(g_() >> 11) * 0x1.0p-53; }
   double normal() {
     const double u1 = 1.0 - uniform(), u2 = uniform();
-    return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
   }
 
  private:

@@ -9,8 +9,9 @@ import subprocess
 import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-CASES = os.path.join(os.path.dirname(HERE), "cases")
+OP_EVAL = os.path.dirname(os.path.abspath(__file__))
+GEN = os.path.join(OP_EVAL, "gen")
+CASES = os.path.join(OP_EVAL, "cases")
 
 
 def close(a, b):
@@ -38,7 +39,7 @@ def main():
         print(f"SKIP: the op-eval generators need NumPy and PyTorch ({e}); install python3-numpy python3-torch")
         return 77
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, os.path.join(HERE, "generate.py"), "--out", tmp], check=True,
+        subprocess.run([sys.executable, os.path.join(GEN, "generate.py"), "--out", tmp], check=True,
                        stdout=subprocess.DEVNULL)
         bad = []
         for root, _, files in os.walk(tmp):
