@@ -166,13 +166,13 @@ class Printer {
 
   // An element of a tuple / list / dict literal: bare data when its type is the declared one.
   void element(const Value& v, const Type* declared) {
-    if (declared && v.is_tensor() && v.type.is_tensor() && v.type == *declared) tensor_data(v.tensor());
+    if (declared && v.is_tensor() && v.type.is_tensor() && v.type == *declared) tensor_data(v.tensor(), v.type);
     else value(v);
   }
 
   void value_body(const Value& v) {
     if (const auto* t = std::get_if<Tensor>(&v.data)) {
-      tensor_data(*t);
+      tensor_data(*t, v.type);
     } else if (const auto* b = std::get_if<BlobFileRef>(&v.data)) {
       out_ += "BLOBFILE(path = ";
       scalar_type_prefix(DType::kString);
@@ -186,7 +186,7 @@ class Printer {
     } else if (const auto* lz = std::get_if<std::shared_ptr<const LazyTensorSource>>(&v.data)) {
       // Materialised: text has no notion of a lazily loaded external tensor.
       auto r = *lz ? (*lz)->load() : Result<Tensor>(internal_error("null lazy tensor"));
-      if (r.ok()) tensor_data(*r);
+      if (r.ok()) tensor_data(*r, v.type);
       else out_ += "<unloadable: " + (*lz ? (*lz)->describe() : std::string("null")) + ">";
     } else if (const auto* tu = std::get_if<Value::Tuple>(&v.data)) {
       const bool k = v.type.kind == Type::Kind::kTuple;
@@ -259,8 +259,7 @@ class Printer {
     }
   }
 
-  void tensor_dim(const Tensor& t, size_t d, int64_t& idx) {
-    const auto& s = t.shape();
+  void tensor_dim(const Tensor& t, const Shape& s, size_t d, int64_t& idx) {
     if (d == s.size()) {
       tensor_element(t, idx++);
       return;
@@ -269,14 +268,18 @@ class Printer {
     const int64_t n = s[d] < 0 ? 0 : s[d];
     for (int64_t i = 0; i < n; ++i) {
       if (i) out_ += ", ";
-      tensor_dim(t, d + 1, idx);
+      tensor_dim(t, s, d + 1, idx);
     }
     out_ += ']';
   }
 
-  void tensor_data(const Tensor& t) {
+  // Nested by the declared shape when it is fully known and holds as many elements as the tensor
+  // (what the parser will rebuild), else by the tensor's own shape.
+  void tensor_data(const Tensor& t, const Type& declared) {
     int64_t idx = 0;
-    tensor_dim(t, 0, idx);
+    const bool by_type = declared.is_tensor() && declared.fully_known() && declared.dims != t.shape() &&
+                         shape_numel(declared.dims) == t.numel();
+    tensor_dim(t, by_type ? declared.dims : t.shape(), 0, idx);
   }
 
   bool legacy_;

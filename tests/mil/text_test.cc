@@ -229,6 +229,8 @@ TEST(MilText, HexFloatLiterals) {
   EXPECT_EQ(reprint("fp32(2)"), "fp32(0x1p+1)");
   EXPECT_EQ(reprint("fp32(.25)"), "fp32(0x1p-2)");
   EXPECT_EQ(reprint("bf16(0x1.02p+0)"), "bf16(0x1.02p+0)");
+  EXPECT_EQ(parse_literal(reprint("fp64(0x1p-1074)")).tensor().get_f64(0), std::ldexp(1.0, -1074));  // fp64 subnormal
+  EXPECT_EQ(reprint("fp64(0x1.fffffffffffffp+1023)"), "fp64(0x1.fffffffffffffp+1023)");
   EXPECT_EQ(reprint("fp8e4m3fn(448)"), "fp8e4m3fn(0x1.cp+8)");
   // fp16 bits survive exactly.
   Value v = parse_literal("fp16(0x1p-24)");
@@ -253,6 +255,11 @@ TEST(MilText, IntegerAndOtherLiterals) {
   EXPECT_EQ(reprint("tensor<fp32, [2, 0]>([[], []])"), "tensor<fp32, [2, 0]>([[], []])");
   EXPECT_EQ(reprint("tensor<fp32, [0, 3]>([])"), "tensor<fp32, [0, 3]>([])");
   EXPECT_EQ(parse_literal("tensor<fp32, [0, 3]>([])").tensor().shape(), (Shape{0, 3}));
+  // A tensor whose own shape disagrees with its (same-size) declared type nests by the type.
+  Value odd;
+  odd.type = Type::tensor(DType::kInt32, {2, 2});
+  odd.data = Tensor::from_i64(DType::kInt32, {4}, std::vector<int64_t>{1, 2, 3, 4});
+  EXPECT_EQ(literal_text(odd), "tensor<int32, [2, 2]>([[1, 2], [3, 4]])");
   // Unknown dims / rank: the brackets give the shape.
   Value u = parse_literal("tensor<int32, [?, 2]>([[1, 2], [3, 4], [5, 6]])");
   EXPECT_EQ(u.tensor().shape(), (Shape{3, 2}));
