@@ -6,8 +6,12 @@
 #include "mil/text.h"
 #include "mil/verifier.h"
 
+#include "../test_support.h"
+
 namespace ironmill::mil {
 namespace {
+
+using testing::expect_error_contains;
 
 std::string program(const std::string& params, const std::string& body, const std::string& outs) {
   return "program(1.3)\n{\n    func main<ios18>(" + params + ") {\n" + body + "\n    } -> (" + outs + ");\n}\n";
@@ -17,11 +21,6 @@ Status verify_text(const std::string& text) {
   auto p = parse_mil_text(text);
   if (!p.ok()) return p.status();
   return verify(*p);
-}
-
-void expect_error(const Status& s, std::initializer_list<std::string> parts) {
-  ASSERT_FALSE(s.ok());
-  for (const auto& p : parts) EXPECT_NE(s.message().find(p), std::string::npos) << "'" << p << "' not in: " << s.message();
 }
 
 const char* kBranches = R"(
@@ -42,12 +41,12 @@ std::string cond_with(const std::string& else_branch, const std::string& pred_ty
 
 TEST(ControlInfer, CondBranchesMustAgree) {
   EXPECT_TRUE(verify_text(cond_with(R"(fp32 b = const()[name = string("b"), val = fp32(2.0)];)")).ok());
-  expect_error(verify_text(cond_with(R"(int32 b = const()[name = string("b"), val = int32(2)];)")),
+  expect_error_contains(verify_text(cond_with(R"(int32 b = const()[name = string("b"), val = int32(2)];)")),
                {"`cond`", "then block returns fp32, else block int32"});
 }
 
 TEST(ControlInfer, CondPredMustBeBoolScalar) {
-  expect_error(verify_text(cond_with(R"(fp32 b = const()[name = string("b"), val = fp32(2.0)];)", "int32")),
+  expect_error_contains(verify_text(cond_with(R"(fp32 b = const()[name = string("b"), val = fp32(2.0)];)", "int32")),
                {"`cond`", "input `pred`"});
 }
 
@@ -88,8 +87,9 @@ std::string loop_with(const std::string& cond_ret, const std::string& body_outs)
 
 TEST(ControlInfer, WhileLoopBlocks) {
   EXPECT_TRUE(verify_text(loop_with("go", "i_n")).ok()) << verify_text(loop_with("go", "i_n")).message();
-  expect_error(verify_text(loop_with("i_c", "i_n")), {"`while_loop`", "cond block must return one bool scalar"});
-  expect_error(verify_text(loop_with("go", "i_n, i_n")), {"`while_loop`", "body block returns 2 values"});
+  expect_error_contains(verify_text(loop_with("i_c", "i_n")),
+                        {"`while_loop`", "cond block must return one bool scalar"});
+  expect_error_contains(verify_text(loop_with("go", "i_n, i_n")), {"`while_loop`", "body block returns 2 values"});
 }
 
 TEST(ControlInfer, WhileLoopBlockInputsMustMatchLoopVars) {
@@ -97,7 +97,7 @@ TEST(ControlInfer, WhileLoopBlockInputsMustMatchLoopVars) {
   std::string text = loop_with("go", "i_n");
   text.replace(text.find("(int32 i_c)"), 11, "(fp32 i_c)");
   text.replace(text.find("less(x = i_c"), 12, "less(x = one");
-  expect_error(verify_text(text), {"`while_loop`", "cond block input `i_c` is fp32, loop var 0 is int32"});
+  expect_error_contains(verify_text(text), {"`while_loop`", "cond block input `i_c` is fp32, loop var 0 is int32"});
 }
 
 TEST(ControlInfer, MakeListTypes) {
@@ -107,12 +107,12 @@ TEST(ControlInfer, MakeListTypes) {
   )", "a, b"));
   ASSERT_TRUE(p.ok()) << p.status().message();
   ASSERT_TRUE(verify(*p).ok()) << verify(*p).message();
-  expect_error(verify_text(program("", R"(
+  expect_error_contains(verify_text(program("", R"(
   list<tensor<fp16, [4]>, ?> a = make_list(dtype = string("fp17"), elem_shape = (int32(4)))[name = string("a")];
   )", "a")),
                {"`make_list`", "input `dtype`", "fp17"});
   // A fixed-length list needs a constant init_length.
-  expect_error(verify_text(program("int32 n", R"(
+  expect_error_contains(verify_text(program("int32 n", R"(
   list<tensor<fp16, [4]>, ?> a = make_list(dtype = string("fp16"), dynamic_length = bool(false), elem_shape = (int32(4)), init_length = n)[name = string("a")];
   )", "a")),
                {"`make_list`", "input `init_length`"});
@@ -130,19 +130,19 @@ TEST(ControlInfer, ListOpTypes) {
   tensor<fp32, [3, 2, 3]> g = list_gather(indices = idx, ls = l1)[name = string("g")];
   int32 n = list_length(ls = l1)[name = string("n")];
   )", "r, g, n")).ok());
-  expect_error(verify_text(program("tensor<fp16, [2, 3]> v", head + R"(
+  expect_error_contains(verify_text(program("tensor<fp16, [2, 3]> v", head + R"(
   list<tensor<fp32, [2, 3]>, ?> l1 = list_write(index = zero, ls = ls, value = v)[name = string("l1")];
   )", "l1")),
                {"`list_write`", "input `value`", "fp16"});
-  expect_error(verify_text(program("tensor<fp32, [2, 4]> v", head + R"(
+  expect_error_contains(verify_text(program("tensor<fp32, [2, 4]> v", head + R"(
   list<tensor<fp32, [2, 3]>, ?> l1 = list_write(index = zero, ls = ls, value = v)[name = string("l1")];
   )", "l1")),
                {"`list_write`", "input `value`", "does not fit"});
-  expect_error(verify_text(program("tensor<fp32, [2, 2, 3]> v", head + R"(
+  expect_error_contains(verify_text(program("tensor<fp32, [2, 2, 3]> v", head + R"(
   list<tensor<fp32, [2, 3]>, ?> l1 = list_scatter(indices = idx, ls = ls, value = v)[name = string("l1")];
   )", "l1")),
                {"`list_scatter`", "input `value`", "2 rows for 3 indices"});
-  expect_error(verify_text(program("tensor<fp32, [2, 3]> v", R"(
+  expect_error_contains(verify_text(program("tensor<fp32, [2, 3]> v", R"(
   tensor<fp32, [2, 3]> r = list_read(index = v, ls = v)[name = string("r")];
   )", "r")),
                {"`list_read`", "input `ls`", "list expected"});
@@ -167,7 +167,7 @@ TEST(ControlInfer, Classify) {
   Builder b2(q, "main", "ios18");
   auto probs4 = b2.input("p", Type::tensor(DType::kFp32, {4}));
   b2.ops("classify", {{"probabilities", probs4}, {"classes", b2.constant(classes, "classes")}});
-  expect_error(b2.status(), {"`classify`", "input `classes`", "3 classes", "4 values"});
+  expect_error_contains(b2.status(), {"`classify`", "input `classes`", "3 classes", "4 values"});
 
   Program r;
   Builder b3(r, "main", "ios18");
@@ -176,7 +176,7 @@ TEST(ControlInfer, Classify) {
   fl.data = Value::List{{Value::of(Tensor::scalar_f64(DType::kFp32, 1.0))}};
   b3.ops("classify", {{"probabilities", b3.input("p", Type::tensor(DType::kFp32, {1}))},
                       {"classes", b3.constant(fl, "classes")}});
-  expect_error(b3.status(), {"`classify`", "input `classes`", "string or int64"});
+  expect_error_contains(b3.status(), {"`classify`", "input `classes`", "string or int64"});
 }
 
 }  // namespace

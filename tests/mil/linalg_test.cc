@@ -5,8 +5,13 @@
 #include "backends/backend.h"
 #include "mil/builder.h"
 
+#include "../test_support.h"
+
 namespace ironmill::mil {
 namespace {
+
+using testing::fp32_type;
+using testing::message_contains;
 
 using Args = std::map<std::string, Builder::Arg>;
 
@@ -37,32 +42,33 @@ Built build(const std::string& op, const std::vector<std::pair<std::string, Type
   return r;
 }
 
-Type f32(Shape s) { return Type::tensor(DType::kFp32, std::move(s)); }
 Type f16(Shape s) { return Type::tensor(DType::kFp16, std::move(s)); }
-bool has(const Status& s, const std::string& what) { return s.message().find(what) != std::string::npos; }
 
 TEST(Matmul, ShapesFollowNumpy) {
-  EXPECT_EQ(build("matmul", {{"x", f32({4})}, {"y", f32({2, 4, 3})}}, {}).out, f32({2, 3}));
-  EXPECT_EQ(build("matmul", {{"x", f32({2, 3, 4})}, {"y", f32({4})}}, {}).out, f32({2, 3}));
-  EXPECT_EQ(build("matmul", {{"x", f32({4})}, {"y", f32({4})}}, {}).out, f32({}));
-  EXPECT_EQ(build("matmul", {{"x", f32({2, 1, 3, 4})}, {"y", f32({5, 4, 2})}}, {}).out, f32({2, 5, 3, 2}));
-  EXPECT_EQ(build("matmul", {{"x", f32({4, 3})}, {"y", f32({5, 4})}},
+  EXPECT_EQ(build("matmul", {{"x", fp32_type({4})}, {"y", fp32_type({2, 4, 3})}}, {}).out, fp32_type({2, 3}));
+  EXPECT_EQ(build("matmul", {{"x", fp32_type({2, 3, 4})}, {"y", fp32_type({4})}}, {}).out, fp32_type({2, 3}));
+  EXPECT_EQ(build("matmul", {{"x", fp32_type({4})}, {"y", fp32_type({4})}}, {}).out, fp32_type({}));
+  EXPECT_EQ(build("matmul", {{"x", fp32_type({2, 1, 3, 4})}, {"y", fp32_type({5, 4, 2})}}, {}).out,
+            fp32_type({2, 5, 3, 2}));
+  EXPECT_EQ(build("matmul", {{"x", fp32_type({4, 3})}, {"y", fp32_type({5, 4})}},
                   {{"transpose_x", Tensor::scalar_bool(true)}, {"transpose_y", Tensor::scalar_bool(true)}}).out,
-            f32({3, 5}));
-  EXPECT_EQ(build("matmul", {{"x", f32({kUnknownDim, 3, 4})}, {"y", f32({4, kUnknownDim})}}, {}).out,
-            f32({kUnknownDim, 3, kUnknownDim}));
+            fp32_type({3, 5}));
+  EXPECT_EQ(build("matmul", {{"x", fp32_type({kUnknownDim, 3, 4})}, {"y", fp32_type({4, kUnknownDim})}}, {}).out,
+            fp32_type({kUnknownDim, 3, kUnknownDim}));
 }
 
 TEST(Matmul, Errors) {
-  auto k = build("matmul", {{"x", f32({2, 3})}, {"y", f32({4, 5})}}, {});
+  auto k = build("matmul", {{"x", fp32_type({2, 3})}, {"y", fp32_type({4, 5})}}, {});
   ASSERT_FALSE(k.status.ok());
-  EXPECT_TRUE(has(k.status, "`matmul` (matmul_0) input `y`: inner dimensions differ")) << k.status.message();
-  auto t = build("matmul", {{"x", f32({3})}, {"y", f32({3, 2})}}, {{"transpose_x", Tensor::scalar_bool(true)}});
+  EXPECT_TRUE(message_contains(k.status, "`matmul` (matmul_0) input `y`: inner dimensions differ"))
+      << k.status.message();
+  auto t =
+      build("matmul", {{"x", fp32_type({3})}, {"y", fp32_type({3, 2})}}, {{"transpose_x", Tensor::scalar_bool(true)}});
   ASSERT_FALSE(t.status.ok());
-  EXPECT_TRUE(has(t.status, "input `transpose_x`: x is rank 1")) << t.status.message();
-  auto b = build("matmul", {{"x", f32({2, 3, 4})}, {"y", f32({3, 4, 5})}}, {});
+  EXPECT_TRUE(message_contains(t.status, "input `transpose_x`: x is rank 1")) << t.status.message();
+  auto b = build("matmul", {{"x", fp32_type({2, 3, 4})}, {"y", fp32_type({3, 4, 5})}}, {});
   ASSERT_FALSE(b.status.ok());
-  EXPECT_TRUE(has(b.status, "batch dimensions do not broadcast")) << b.status.message();
+  EXPECT_TRUE(message_contains(b.status, "batch dimensions do not broadcast")) << b.status.message();
 }
 
 TEST(Matmul, Ios17MixedDtypesNeedOneConst) {
@@ -73,66 +79,70 @@ TEST(Matmul, Ios17MixedDtypesNeedOneConst) {
   auto ok2 = build("matmul", {{"y", f16({8, 2})}}, {{"x", Tensor(DType::kFp32, {3, 8})}}, "ios17");
   ASSERT_TRUE(ok2.status.ok()) << ok2.status.message();
   EXPECT_EQ(ok2.out, f16({3, 2}));
-  auto bad = build("matmul", {{"x", f16({3, 8})}, {"y", f32({8, 4})}}, {}, "ios17");
+  auto bad = build("matmul", {{"x", f16({3, 8})}, {"y", fp32_type({8, 4})}}, {}, "ios17");
   ASSERT_FALSE(bad.status.ok());
-  EXPECT_TRUE(has(bad.status, "`matmul` (matmul_0) input `y`: dtype fp32 differs from x's fp16")) << bad.status.message();
+  EXPECT_TRUE(message_contains(bad.status, "`matmul` (matmul_0) input `y`: dtype fp32 differs from x's fp16"))
+      << bad.status.message();
   auto v15 = build("matmul", {{"x", f16({3, 8})}}, {{"y", w}}, "ios15");
   EXPECT_FALSE(v15.status.ok());  // iOS15: one type domain T
 }
 
 TEST(Linear, ShapesAndErrors) {
   const Tensor w(DType::kFp32, {5, 4});
-  EXPECT_EQ(build("linear", {{"x", f32({2, 3, 4})}}, {{"weight", w}}).out, f32({2, 3, 5}));
-  EXPECT_EQ(build("linear", {{"x", f32({4})}}, {{"weight", w}}).out, f32({5}));
-  auto din = build("linear", {{"x", f32({2, 3})}}, {{"weight", w}});
+  EXPECT_EQ(build("linear", {{"x", fp32_type({2, 3, 4})}}, {{"weight", w}}).out, fp32_type({2, 3, 5}));
+  EXPECT_EQ(build("linear", {{"x", fp32_type({4})}}, {{"weight", w}}).out, fp32_type({5}));
+  auto din = build("linear", {{"x", fp32_type({2, 3})}}, {{"weight", w}});
   ASSERT_FALSE(din.status.ok());
-  EXPECT_TRUE(has(din.status, "`linear` (linear_0) input `weight`: D_in 4 does not match x's last dimension 3"))
+  EXPECT_TRUE(
+      message_contains(din.status, "`linear` (linear_0) input `weight`: D_in 4 does not match x's last dimension 3"))
       << din.status.message();
-  auto bias = build("linear", {{"x", f32({2, 4})}}, {{"weight", w}, {"bias", Tensor(DType::kFp32, {4})}});
+  auto bias = build("linear", {{"x", fp32_type({2, 4})}}, {{"weight", w}, {"bias", Tensor(DType::kFp32, {4})}});
   ASSERT_FALSE(bias.status.ok());
-  EXPECT_TRUE(has(bias.status, "input `bias`: shape [5] expected")) << bias.status.message();
-  auto rank = build("linear", {{"x", f32({2, 4})}}, {{"weight", Tensor(DType::kFp32, {5, 4, 1})}});
+  EXPECT_TRUE(message_contains(bias.status, "input `bias`: shape [5] expected")) << bias.status.message();
+  auto rank = build("linear", {{"x", fp32_type({2, 4})}}, {{"weight", Tensor(DType::kFp32, {5, 4, 1})}});
   ASSERT_FALSE(rank.status.ok());
-  EXPECT_TRUE(has(rank.status, "input `weight`: rank 2 [D_out, D_in] expected")) << rank.status.message();
+  EXPECT_TRUE(message_contains(rank.status, "input `weight`: rank 2 [D_out, D_in] expected")) << rank.status.message();
 }
 
 TEST(Einsum, ShapesAndBroadcast) {
-  auto e = build("einsum", {{"a", f32({1, 3, 4, 5})}, {"b", f32({2, 5, 1, 6})}},
+  auto e = build("einsum", {{"a", fp32_type({1, 3, 4, 5})}, {"b", fp32_type({2, 5, 1, 6})}},
                  {{"equation", Tensor::scalar_string("nchw,nwhu->nchu")}}, "ios18", {"a", "b"});
   ASSERT_TRUE(e.status.ok()) << e.status.message();
-  EXPECT_EQ(e.out, f32({2, 3, 4, 6}));
-  auto implicit = build("einsum", {{"a", f32({3, 4})}, {"b", f32({4, 5})}}, {{"equation", Tensor::scalar_string("ij,jk")}},
-                        "ios18", {"a", "b"});
+  EXPECT_EQ(e.out, fp32_type({2, 3, 4, 6}));
+  auto implicit = build("einsum", {{"a", fp32_type({3, 4})}, {"b", fp32_type({4, 5})}},
+                        {{"equation", Tensor::scalar_string("ij,jk")}}, "ios18", {"a", "b"});
   ASSERT_TRUE(implicit.status.ok());
-  EXPECT_EQ(implicit.out, f32({3, 5}));
-  auto unk = build("einsum", {{"a", f32({kUnknownDim, 4})}, {"b", f32({4, 5})}},
+  EXPECT_EQ(implicit.out, fp32_type({3, 5}));
+  auto unk = build("einsum", {{"a", fp32_type({kUnknownDim, 4})}, {"b", fp32_type({4, 5})}},
                    {{"equation", Tensor::scalar_string("ij,jk->ik")}}, "ios18", {"a", "b"});
   ASSERT_TRUE(unk.status.ok());
-  EXPECT_EQ(unk.out, f32({kUnknownDim, 5}));
+  EXPECT_EQ(unk.out, fp32_type({kUnknownDim, 5}));
 }
 
 TEST(Einsum, Errors) {
-  auto n = build("einsum", {{"a", f32({3, 4})}, {"b", f32({4, 5})}}, {{"equation", Tensor::scalar_string("ij->i")}},
-                 "ios18", {"a", "b"});
+  auto n = build("einsum", {{"a", fp32_type({3, 4})}, {"b", fp32_type({4, 5})}},
+                 {{"equation", Tensor::scalar_string("ij->i")}}, "ios18", {"a", "b"});
   ASSERT_FALSE(n.status.ok());
-  EXPECT_TRUE(has(n.status, "`einsum` (einsum_0) input `equation`: \"ij->i\" names 1 operands, `values` has 2"))
+  EXPECT_TRUE(
+      message_contains(n.status, "`einsum` (einsum_0) input `equation`: \"ij->i\" names 1 operands, `values` has 2"))
       << n.status.message();
-  auto d = build("einsum", {{"a", f32({3, 4})}, {"b", f32({5, 6})}}, {{"equation", Tensor::scalar_string("ij,jk->ik")}},
-                 "ios18", {"a", "b"});
+  auto d = build("einsum", {{"a", fp32_type({3, 4})}, {"b", fp32_type({5, 6})}},
+                 {{"equation", Tensor::scalar_string("ij,jk->ik")}}, "ios18", {"a", "b"});
   ASSERT_FALSE(d.status.ok());
-  EXPECT_TRUE(has(d.status, "input `values`: dimension 'j' is 4 in one place and 5 in another")) << d.status.message();
-  auto r = build("einsum", {{"a", f32({3, 4})}, {"b", f32({4, 5})}}, {{"equation", Tensor::scalar_string("ijk,jk->i")}},
-                 "ios18", {"a", "b"});
+  EXPECT_TRUE(message_contains(d.status, "input `values`: dimension 'j' is 4 in one place and 5 in another"))
+      << d.status.message();
+  auto r = build("einsum", {{"a", fp32_type({3, 4})}, {"b", fp32_type({4, 5})}},
+                 {{"equation", Tensor::scalar_string("ijk,jk->i")}}, "ios18", {"a", "b"});
   ASSERT_FALSE(r.status.ok());
-  EXPECT_TRUE(has(r.status, "operand 0 has rank 2 but \"ijk\" names 3 dimensions")) << r.status.message();
-  auto o = build("einsum", {{"a", f32({3, 4})}, {"b", f32({4, 5})}}, {{"equation", Tensor::scalar_string("ij,jk->iz")}},
-                 "ios18", {"a", "b"});
+  EXPECT_TRUE(message_contains(r.status, "operand 0 has rank 2 but \"ijk\" names 3 dimensions")) << r.status.message();
+  auto o = build("einsum", {{"a", fp32_type({3, 4})}, {"b", fp32_type({4, 5})}},
+                 {{"equation", Tensor::scalar_string("ij,jk->iz")}}, "ios18", {"a", "b"});
   ASSERT_FALSE(o.status.ok());
-  EXPECT_TRUE(has(o.status, "output letter 'z' does not appear")) << o.status.message();
+  EXPECT_TRUE(message_contains(o.status, "output letter 'z' does not appear")) << o.status.message();
   auto t = build("einsum", {{"a", Type::tensor(DType::kInt32, {3, 4})}, {"b", Type::tensor(DType::kInt32, {4, 5})}},
                  {{"equation", Tensor::scalar_string("ij,jk->ik")}}, "ios18", {"a", "b"});
   ASSERT_FALSE(t.status.ok());
-  EXPECT_TRUE(has(t.status, "dtype fp16 or fp32 expected, got int32")) << t.status.message();
+  EXPECT_TRUE(message_contains(t.status, "dtype fp16 or fp32 expected, got int32")) << t.status.message();
 }
 
 TEST(Matmul, KernelMatchesHandComputation) {

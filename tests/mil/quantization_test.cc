@@ -3,18 +3,17 @@
 
 #include "mil/builder.h"
 
+#include "../test_support.h"
+
 namespace ironmill::mil {
 namespace {
 
-Tensor f32(Shape s, std::vector<double> v) { return Tensor::from_f64(DType::kFp32, std::move(s), v); }
-Tensor ints(DType dt, Shape s, std::vector<int64_t> v) { return Tensor::from_i64(dt, std::move(s), v); }
-Tensor i32(int64_t v) { return Tensor::scalar_i64(DType::kInt32, v); }
-Tensor str(const std::string& s) { return Tensor::scalar_string(s); }
+using testing::expect_error_contains;
+using testing::fp32_tensor;
+using testing::int32_scalar;
+using testing::string_scalar;
 
-void expect_error(const Status& s, std::initializer_list<std::string> parts) {
-  ASSERT_FALSE(s.ok());
-  for (const auto& p : parts) EXPECT_NE(s.message().find(p), std::string::npos) << "'" << p << "' not in: " << s.message();
-}
+Tensor ints(DType dt, Shape s, std::vector<int64_t> v) { return Tensor::from_i64(dt, std::move(s), v); }
 
 struct Built {
   Program p;
@@ -35,36 +34,38 @@ Built build(const std::string& op, const std::map<std::string, Tensor>& consts, 
 }
 
 TEST(QuantizationInfer, QuantizeOutputTypeFromOutputDtype) {
-  auto r = build("quantize", {{"scale", f32({}, {0.5})}, {"output_dtype", str("int8")}}, "ios17",
+  auto r = build("quantize", {{"scale", fp32_tensor({}, {0.5})}, {"output_dtype", string_scalar("int8")}}, "ios17",
                  {{"input", Type::tensor(DType::kFp32, {2, 3})}});
   ASSERT_TRUE(r.b->status().ok()) << r.b->status().message();
   EXPECT_EQ(*r.b->type_of(r.outs[0]), Type::tensor(DType::kInt8, {2, 3}));
 }
 
 TEST(QuantizationInfer, QuantizeRejectsBadOutputDtype) {
-  auto r = build("quantize", {{"scale", f32({}, {0.5})}, {"output_dtype", str("int16")}}, "ios17",
+  auto r = build("quantize", {{"scale", fp32_tensor({}, {0.5})}, {"output_dtype", string_scalar("int16")}}, "ios17",
                  {{"input", Type::tensor(DType::kFp32, {2})}});
-  expect_error(r.b->status(), {"`quantize`", "input `output_dtype`", "int16"});
+  expect_error_contains(r.b->status(), {"`quantize`", "input `output_dtype`", "int16"});
 }
 
 TEST(QuantizationInfer, QuantizeZeroPointMustMatchOutputDtype) {
   auto r = build("quantize",
-                 {{"scale", f32({}, {0.5})}, {"zero_point", ints(DType::kUint8, {}, {3})}, {"output_dtype", str("int8")}},
+                 {{"scale", fp32_tensor({}, {0.5})},
+                  {"zero_point", ints(DType::kUint8, {}, {3})},
+                  {"output_dtype", string_scalar("int8")}},
                  "ios17", {{"input", Type::tensor(DType::kFp32, {2})}});
-  expect_error(r.b->status(), {"`quantize`", "input `zero_point`", "uint8"});
+  expect_error_contains(r.b->status(), {"`quantize`", "input `zero_point`", "uint8"});
 }
 
 TEST(QuantizationInfer, VectorScaleNeedsAxisAndMatchingLength) {
-  auto no_axis = build("dequantize", {{"scale", f32({3}, {1, 2, 3})}}, "ios17",
+  auto no_axis = build("dequantize", {{"scale", fp32_tensor({3}, {1, 2, 3})}}, "ios17",
                        {{"input", Type::tensor(DType::kInt8, {2, 3})}});
-  expect_error(no_axis.b->status(), {"`dequantize`", "input `axis`", "required"});
-  auto wrong_len = build("dequantize", {{"scale", f32({3}, {1, 2, 3})}, {"axis", i32(0)}}, "ios17",
+  expect_error_contains(no_axis.b->status(), {"`dequantize`", "input `axis`", "required"});
+  auto wrong_len = build("dequantize", {{"scale", fp32_tensor({3}, {1, 2, 3})}, {"axis", int32_scalar(0)}}, "ios17",
                          {{"input", Type::tensor(DType::kInt8, {2, 3})}});
-  expect_error(wrong_len.b->status(), {"`dequantize`", "input `scale`", "length 3", "dim 2"});
-  auto axis_with_scalar = build("dequantize", {{"scale", f32({}, {1})}, {"axis", i32(0)}}, "ios17",
+  expect_error_contains(wrong_len.b->status(), {"`dequantize`", "input `scale`", "length 3", "dim 2"});
+  auto axis_with_scalar = build("dequantize", {{"scale", fp32_tensor({}, {1})}, {"axis", int32_scalar(0)}}, "ios17",
                                 {{"input", Type::tensor(DType::kInt8, {2, 3})}});
-  expect_error(axis_with_scalar.b->status(), {"`dequantize`", "input `axis`", "absent"});
-  auto ok = build("dequantize", {{"scale", f32({3}, {1, 2, 3})}, {"axis", i32(-1)}}, "ios17",
+  expect_error_contains(axis_with_scalar.b->status(), {"`dequantize`", "input `axis`", "absent"});
+  auto ok = build("dequantize", {{"scale", fp32_tensor({3}, {1, 2, 3})}, {"axis", int32_scalar(-1)}}, "ios17",
                   {{"input", Type::tensor(DType::kInt8, {2, 3})}});
   ASSERT_TRUE(ok.b->status().ok()) << ok.b->status().message();
   EXPECT_EQ(*ok.b->type_of(ok.outs[0]), Type::tensor(DType::kFp32, {2, 3}));
@@ -74,18 +75,19 @@ TEST(QuantizationInfer, Ios16ConstexprParamsLiveInAttributes) {
   std::map<std::string, Value> attrs{{"quantized_data", Value::of(ints(DType::kUint8, {2, 2}, {1, 2, 3, 4}))},
                                      {"scale", Value::of(Tensor::from_f64(DType::kFp16, {2}, std::vector<double>{1, 2}))},
                                      {"zero_point", Value::of(ints(DType::kUint8, {}, {1}))},
-                                     {"axis", Value::of(i32(1))}};
+                                     {"axis", Value::of(int32_scalar(1))}};
   auto r = build("constexpr_affine_dequantize", {}, "ios16", {}, attrs);
   ASSERT_TRUE(r.b->status().ok()) << r.b->status().message();
   EXPECT_EQ(*r.b->type_of(r.outs[0]), Type::tensor(DType::kFp16, {2, 2}));
-  attrs["axis"] = Value::of(i32(2));
+  attrs["axis"] = Value::of(int32_scalar(2));
   auto bad = build("constexpr_affine_dequantize", {}, "ios16", {}, attrs);
-  expect_error(bad.b->status(), {"`constexpr_affine_dequantize`", "input `axis`", "out of range"});
+  expect_error_contains(bad.b->status(), {"`constexpr_affine_dequantize`", "input `axis`", "out of range"});
 }
 
 TEST(QuantizationInfer, ConstexprCastOnlyToFp32) {
-  auto r = build("constexpr_cast", {{"source_val", Tensor(DType::kFp16, {3})}, {"output_dtype", str("fp16")}});
-  expect_error(r.b->status(), {"`constexpr_cast`", "input `output_dtype`", "fp32"});
+  auto r =
+      build("constexpr_cast", {{"source_val", Tensor(DType::kFp16, {3})}, {"output_dtype", string_scalar("fp16")}});
+  expect_error_contains(r.b->status(), {"`constexpr_cast`", "input `output_dtype`", "fp32"});
 }
 
 TEST(QuantizationInfer, Ios16LutToDense) {
@@ -97,27 +99,27 @@ TEST(QuantizationInfer, Ios16LutToDense) {
   auto ok = build("constexpr_lut_to_dense", {}, "ios16", {}, attrs(16, 8));  // ceil(4 * 15 / 8) = 8
   ASSERT_TRUE(ok.b->status().ok()) << ok.b->status().message();
   EXPECT_EQ(*ok.b->type_of(ok.outs[0]), Type::tensor(DType::kFp32, {3, 5}));
-  expect_error(build("constexpr_lut_to_dense", {}, "ios16", {}, attrs(16, 7)).b->status(),
+  expect_error_contains(build("constexpr_lut_to_dense", {}, "ios16", {}, attrs(16, 7)).b->status(),
                {"`constexpr_lut_to_dense`", "input `indices`", "8 bytes"});
-  expect_error(build("constexpr_lut_to_dense", {}, "ios16", {}, attrs(8, 6)).b->status(),
+  expect_error_contains(build("constexpr_lut_to_dense", {}, "ios16", {}, attrs(8, 6)).b->status(),
                {"`constexpr_lut_to_dense`", "input `lut`", "2, 4, 16, 64, 256"});
 }
 
 TEST(QuantizationInfer, Ios18LutToDense) {
   auto ok = build("constexpr_lut_to_dense", {{"indices", Tensor(DType::kUint2, {4, 6})},
                                              {"lut", Tensor(DType::kFp16, {2, 1, 4, 3})},
-                                             {"vector_axis", i32(-1)}});
+                                             {"vector_axis", int32_scalar(-1)}});
   ASSERT_TRUE(ok.b->status().ok()) << ok.b->status().message();
   EXPECT_EQ(*ok.b->type_of(ok.outs[0]), Type::tensor(DType::kFp16, {4, 18}));
-  expect_error(build("constexpr_lut_to_dense", {{"indices", Tensor(DType::kUint2, {4, 6})},
+  expect_error_contains(build("constexpr_lut_to_dense", {{"indices", Tensor(DType::kUint2, {4, 6})},
                                                 {"lut", Tensor(DType::kFp16, {1, 1, 4, 3})}})
                    .b->status(),
                {"`constexpr_lut_to_dense`", "input `vector_axis`", "required"});
-  expect_error(build("constexpr_lut_to_dense", {{"indices", Tensor(DType::kUint2, {4, 6})},
+  expect_error_contains(build("constexpr_lut_to_dense", {{"indices", Tensor(DType::kUint2, {4, 6})},
                                                 {"lut", Tensor(DType::kFp16, {1, 1, 16, 1})}})
                    .b->status(),
                {"`constexpr_lut_to_dense`", "input `lut`", "2^2"});
-  expect_error(build("constexpr_lut_to_dense", {{"indices", Tensor(DType::kUint2, {4, 6})},
+  expect_error_contains(build("constexpr_lut_to_dense", {{"indices", Tensor(DType::kUint2, {4, 6})},
                                                 {"lut", Tensor(DType::kFp16, {3, 1, 4, 1})}})
                    .b->status(),
                {"`constexpr_lut_to_dense`", "input `lut`", "must divide"});
@@ -127,14 +129,14 @@ TEST(QuantizationInfer, SparseToDenseChecksPopcount) {
   std::map<std::string, Value> attrs{{"nonzero_data", Value::of(Tensor(DType::kFp32, {2}))},
                                      {"mask", Value::of(ints(DType::kUint8, {1}, {0b00010110}))},
                                      {"shape", Value::of(ints(DType::kUint32, {1}, {5}))}};
-  expect_error(build("constexpr_sparse_to_dense", {}, "ios16", {}, attrs).b->status(),
+  expect_error_contains(build("constexpr_sparse_to_dense", {}, "ios16", {}, attrs).b->status(),
                {"`constexpr_sparse_to_dense`", "input `nonzero_data`", "3 set bits"});
   attrs["nonzero_data"] = Value::of(Tensor(DType::kFp32, {3}));
   auto ok = build("constexpr_sparse_to_dense", {}, "ios16", {}, attrs);
   ASSERT_TRUE(ok.b->status().ok()) << ok.b->status().message();
   EXPECT_EQ(*ok.b->type_of(ok.outs[0]), Type::tensor(DType::kFp32, {5}));
   attrs["mask"] = Value::of(ints(DType::kUint8, {1}, {0b01000110}));  // bit 6 is padding for 5 elements
-  expect_error(build("constexpr_sparse_to_dense", {}, "ios16", {}, attrs).b->status(),
+  expect_error_contains(build("constexpr_sparse_to_dense", {}, "ios16", {}, attrs).b->status(),
                {"`constexpr_sparse_to_dense`", "input `mask`", "padding"});
 }
 
@@ -144,16 +146,16 @@ TEST(QuantizationInfer, BlockwiseShiftScale) {
                    {"offset", Tensor(DType::kInt4, {2, 2})}});
   ASSERT_TRUE(ok.b->status().ok()) << ok.b->status().message();
   EXPECT_EQ(*ok.b->type_of(ok.outs[0]), Type::tensor(DType::kFp16, {4, 8}));
-  expect_error(build("constexpr_blockwise_shift_scale",
+  expect_error_contains(build("constexpr_blockwise_shift_scale",
                      {{"data", Tensor(DType::kInt4, {4, 8})}, {"scale", Tensor(DType::kFp16, {3, 2})}})
                    .b->status(),
                {"`constexpr_blockwise_shift_scale`", "input `scale`", "must divide"});
-  expect_error(build("constexpr_blockwise_shift_scale",
+  expect_error_contains(build("constexpr_blockwise_shift_scale",
                      {{"data", Tensor(DType::kInt4, {4, 8})}, {"scale", Tensor(DType::kFp16, {2, 2})},
                       {"offset", Tensor(DType::kUint4, {2, 2})}})
                    .b->status(),
                {"`constexpr_blockwise_shift_scale`", "input `offset`", "dtype"});
-  expect_error(build("constexpr_blockwise_shift_scale",
+  expect_error_contains(build("constexpr_blockwise_shift_scale",
                      {{"data", Tensor(DType::kInt8, {4, 8})}, {"scale", Tensor(DType::kFp32, {2})}})
                    .b->status(),
                {"`constexpr_blockwise_shift_scale`", "input `scale`", "rank"});
@@ -164,7 +166,7 @@ TEST(QuantizationInfer, SparseOpsReturnMaskAndValues) {
   auto lut = build("constexpr_lut_to_sparse", {{"indices_mask", mask},
                                                {"indices_nonzero_data", Tensor(DType::kUint1, {3})},
                                                {"lut", Tensor(DType::kFp32, {1, 1, 2, 2})},
-                                               {"vector_axis", i32(0)}});
+                                               {"vector_axis", int32_scalar(0)}});
   ASSERT_TRUE(lut.b->status().ok()) << lut.b->status().message();
   ASSERT_EQ(lut.outs.size(), 2u);
   EXPECT_EQ(*lut.b->type_of(lut.outs[0]), Type::tensor(DType::kUint1, {4, 3}));
@@ -174,7 +176,7 @@ TEST(QuantizationInfer, SparseOpsReturnMaskAndValues) {
   ASSERT_TRUE(ss.b->status().ok()) << ss.b->status().message();
   EXPECT_EQ(*ss.b->type_of(ss.outs[0]), Type::tensor(DType::kUint1, {2, 3}));
   EXPECT_EQ(*ss.b->type_of(ss.outs[1]), Type::tensor(DType::kFp16, {3}));
-  expect_error(build("constexpr_sparse_blockwise_shift_scale",
+  expect_error_contains(build("constexpr_sparse_blockwise_shift_scale",
                      {{"data_mask", mask}, {"nonzero_data", Tensor(DType::kInt8, {4})}, {"scale", Tensor(DType::kFp16, {1, 3})}})
                    .b->status(),
                {"`constexpr_sparse_blockwise_shift_scale`", "input `nonzero_data`", "3 set bits"});

@@ -5,22 +5,17 @@
 
 #include <cmath>
 
-#include "backends/backend.h"
-#include "mil/builder.h"
+#include "../test_support.h"
 
 namespace ironmill::mil {
 namespace {
 
-struct Built {
-  Program prog;
-  Status status;
-  std::vector<Type> outs;
-};
-
-Tensor str(const std::string& s) { return Tensor::scalar_string(s); }
-Tensor boolean(bool v) { return Tensor::scalar_bool(v); }
-Type f32(Shape s) { return Type::tensor(DType::kFp32, std::move(s)); }
-bool has(const Status& s, const std::string& what) { return s.message().find(what) != std::string::npos; }
+using testing::bool_scalar;
+using testing::build_single_op;
+using testing::expect_run_outputs;
+using testing::fp32_type;
+using testing::message_contains;
+using testing::string_scalar;
 constexpr int64_t U = kUnknownDim;
 
 // Deterministic pseudo-random values in [-1, 1).
@@ -32,38 +27,6 @@ Tensor rand(Shape s, uint32_t seed) {
     e = static_cast<double>(st >> 8) / static_cast<double>(1u << 24) * 2 - 1;
   }
   return Tensor::from_f64(DType::kFp32, std::move(s), v);
-}
-
-Built build(const std::string& op, std::map<std::string, Type> inputs, std::map<std::string, Tensor> consts,
-            const std::string& opset = "ios18") {
-  Built r;
-  Builder b(r.prog, "main", opset);
-  std::map<std::string, Builder::Arg> args;
-  for (auto& [k, t] : inputs) args[k] = b.input(k, t);
-  for (auto& [k, v] : consts) args[k] = v;
-  auto outs = b.ops(op, args);
-  r.status = b.status();
-  if (!r.status.ok()) return r;
-  for (const auto& o : outs) {
-    r.outs.push_back(*b.type_of(o));
-    b.output(o);
-  }
-  r.status = b.finish();
-  return r;
-}
-
-std::vector<Tensor> run(const Built& b, backends::NamedValues in) {
-  auto be = backends::make_backend("reference");
-  EXPECT_TRUE(be.ok());
-  auto exe = (*be)->compile(b.prog, {});
-  EXPECT_TRUE(exe.ok()) << exe.status().message();
-  if (!exe.ok()) return {};
-  auto out = (*exe)->run(in);
-  EXPECT_TRUE(out.ok()) << out.status().message();
-  if (!out.ok()) return {};
-  std::vector<Tensor> r;
-  for (const auto& name : b.prog.functions[0].body.outputs) r.push_back(std::get<Tensor>(out->at(name)));
-  return r;
 }
 
 // x [s, b, I] with its time axis reversed.
@@ -82,66 +45,81 @@ void expect_near(const std::vector<double>& a, const std::vector<double>& b) {
 
 TEST(Recurrent, LstmShapes) {
   const int64_t H = 5;
-  std::map<std::string, Type> in{{"x", f32({U, 2, 3})}, {"initial_h", f32({2, 2 * H})}, {"initial_c", f32({2, 2 * H})}};
-  std::map<std::string, Tensor> w{{"weight_ih", rand({4 * H, 3}, 1)}, {"weight_hh", rand({4 * H, H}, 2)},
-                                  {"weight_ih_back", rand({4 * H, 3}, 3)}, {"weight_hh_back", rand({4 * H, H}, 4)},
-                                  {"direction", str("bidirectional")}, {"output_sequence", boolean(true)}};
-  auto r = build("lstm", in, w);
+  std::map<std::string, Type> in{
+      {"x", fp32_type({U, 2, 3})}, {"initial_h", fp32_type({2, 2 * H})}, {"initial_c", fp32_type({2, 2 * H})}};
+  std::map<std::string, Tensor> w{{"weight_ih", rand({4 * H, 3}, 1)},
+                                  {"weight_hh", rand({4 * H, H}, 2)},
+                                  {"weight_ih_back", rand({4 * H, 3}, 3)},
+                                  {"weight_hh_back", rand({4 * H, H}, 4)},
+                                  {"direction", string_scalar("bidirectional")},
+                                  {"output_sequence", bool_scalar(true)}};
+  auto r = build_single_op("lstm", in, w);
   ASSERT_TRUE(r.status.ok()) << r.status.message();
-  ASSERT_EQ(r.outs.size(), 3u);
-  EXPECT_EQ(r.outs[0], f32({U, 2, 2 * H}));
-  EXPECT_EQ(r.outs[1], f32({2, 2 * H}));
-  EXPECT_EQ(r.outs[2], f32({2, 2 * H}));
+  ASSERT_EQ(r.types.size(), 3u);
+  EXPECT_EQ(r.types[0], fp32_type({U, 2, 2 * H}));
+  EXPECT_EQ(r.types[1], fp32_type({2, 2 * H}));
+  EXPECT_EQ(r.types[2], fp32_type({2, 2 * H}));
 
-  auto uni = build("lstm", {{"x", f32({7, 2, 3})}, {"initial_h", f32({2, H})}, {"initial_c", f32({2, H})}},
-                   {{"weight_ih", rand({4 * H, 3}, 1)}, {"weight_hh", rand({4 * H, H}, 2)}});
+  auto uni = build_single_op(
+      "lstm", {{"x", fp32_type({7, 2, 3})}, {"initial_h", fp32_type({2, H})}, {"initial_c", fp32_type({2, H})}},
+      {{"weight_ih", rand({4 * H, 3}, 1)}, {"weight_hh", rand({4 * H, H}, 2)}});
   ASSERT_TRUE(uni.status.ok()) << uni.status.message();
-  EXPECT_EQ(uni.outs[0], f32({1, 2, H}));  // output_sequence defaults to false
+  EXPECT_EQ(uni.types[0], fp32_type({1, 2, H}));  // output_sequence defaults to false
 }
 
 TEST(Recurrent, LstmErrors) {
   const int64_t H = 4;
-  std::map<std::string, Type> in{{"x", f32({3, 2, 3})}, {"initial_h", f32({2, H})}, {"initial_c", f32({2, H})}};
-  auto no_back = build("lstm", in,
+  std::map<std::string, Type> in{
+      {"x", fp32_type({3, 2, 3})}, {"initial_h", fp32_type({2, H})}, {"initial_c", fp32_type({2, H})}};
+  auto no_back = build_single_op("lstm", in,
                        {{"weight_ih", rand({4 * H, 3}, 1)}, {"weight_hh", rand({4 * H, H}, 2)},
-                        {"direction", str("bidirectional")}});
-  EXPECT_TRUE(has(no_back.status, "`lstm` (lstm_0): bidirectional lstm needs `weight_ih_back` and `weight_hh_back`"))
+                        {"direction", string_scalar("bidirectional")}});
+  EXPECT_TRUE(message_contains(no_back.status,
+                               "`lstm` (lstm_0): bidirectional lstm needs `weight_ih_back` and `weight_hh_back`"))
       << no_back.status.message();
-  auto bad_ih = build("lstm", in, {{"weight_ih", rand({4 * H, 2}, 1)}, {"weight_hh", rand({4 * H, H}, 2)}});
-  EXPECT_TRUE(has(bad_ih.status, "`lstm` (lstm_0) input `weight_ih`: shape [16, 3] expected, got tensor<fp32, [16, 2]>"))
+  auto bad_ih = build_single_op("lstm", in, {{"weight_ih", rand({4 * H, 2}, 1)}, {"weight_hh", rand({4 * H, H}, 2)}});
+  EXPECT_TRUE(message_contains(bad_ih.status,
+                               "`lstm` (lstm_0) input `weight_ih`: shape [16, 3] expected, got tensor<fp32, [16, 2]>"))
       << bad_ih.status.message();
-  auto bad_act = build("lstm", in,
+  auto bad_act = build_single_op("lstm", in,
                        {{"weight_ih", rand({4 * H, 3}, 1)}, {"weight_hh", rand({4 * H, H}, 2)},
-                        {"cell_activation", str("gelu")}});
-  EXPECT_TRUE(has(bad_act.status, "input `cell_activation`: activation must be one of")) << bad_act.status.message();
-  auto bad_h = build("lstm", {{"x", f32({3, 2, 3})}, {"initial_h", f32({2, H + 1})}, {"initial_c", f32({2, H})}},
-                     {{"weight_ih", rand({4 * H, 3}, 1)}, {"weight_hh", rand({4 * H, H}, 2)}});
-  EXPECT_TRUE(has(bad_h.status, "input `initial_h`: shape [b, DIRECTIONS*H] [2, 4] expected")) << bad_h.status.message();
+                        {"cell_activation", string_scalar("gelu")}});
+  EXPECT_TRUE(message_contains(bad_act.status, "input `cell_activation`: activation must be one of"))
+      << bad_act.status.message();
+  auto bad_h = build_single_op(
+      "lstm", {{"x", fp32_type({3, 2, 3})}, {"initial_h", fp32_type({2, H + 1})}, {"initial_c", fp32_type({2, H})}},
+      {{"weight_ih", rand({4 * H, 3}, 1)}, {"weight_hh", rand({4 * H, H}, 2)}});
+  EXPECT_TRUE(message_contains(bad_h.status, "input `initial_h`: shape [b, DIRECTIONS*H] [2, 4] expected"))
+      << bad_h.status.message();
 }
 
 TEST(Recurrent, GruAndRnnShapesAndErrors) {
   const int64_t H = 3;
-  auto g = build("gru", {{"x", f32({4, U, 2})}, {"initial_h", f32({U, H})}},
-                 {{"weight_ih", rand({3 * H, 2}, 5)}, {"weight_hh", rand({3 * H, H}, 6)}, {"output_sequence", boolean(true)}});
+  auto g = build_single_op(
+      "gru", {{"x", fp32_type({4, U, 2})}, {"initial_h", fp32_type({U, H})}},
+      {{"weight_ih", rand({3 * H, 2}, 5)}, {"weight_hh", rand({3 * H, H}, 6)}, {"output_sequence", bool_scalar(true)}});
   ASSERT_TRUE(g.status.ok()) << g.status.message();
-  EXPECT_EQ(g.outs[0], f32({4, U, H}));
-  EXPECT_EQ(g.outs[1], f32({U, H}));
-  auto gbi = build("gru", {{"x", f32({4, 1, 2})}, {"initial_h", f32({1, H})}},
-                   {{"weight_ih", rand({3 * H, 2}, 5)}, {"weight_hh", rand({3 * H, H}, 6)}, {"direction", str("bidirectional")}});
-  EXPECT_TRUE(has(gbi.status, "`gru` (gru_0) input `direction`: must be one of {forward, reverse}")) << gbi.status.message();
-  auto reset_after_old = build("gru", {{"x", f32({4, 1, 2})}, {"initial_h", f32({1, H})}},
+  EXPECT_EQ(g.types[0], fp32_type({4, U, H}));
+  EXPECT_EQ(g.types[1], fp32_type({U, H}));
+  auto gbi = build_single_op("gru", {{"x", fp32_type({4, 1, 2})}, {"initial_h", fp32_type({1, H})}},
+                             {{"weight_ih", rand({3 * H, 2}, 5)},
+                              {"weight_hh", rand({3 * H, H}, 6)},
+                              {"direction", string_scalar("bidirectional")}});
+  EXPECT_TRUE(message_contains(gbi.status, "`gru` (gru_0) input `direction`: must be one of {forward, reverse}"))
+      << gbi.status.message();
+  auto reset_after_old = build_single_op("gru", {{"x", fp32_type({4, 1, 2})}, {"initial_h", fp32_type({1, H})}},
                                {{"weight_ih", rand({3 * H, 2}, 5)}, {"weight_hh", rand({3 * H, H}, 6)},
-                                {"reset_after", boolean(true)}},
+                                {"reset_after", bool_scalar(true)}},
                                "ios17");
   EXPECT_FALSE(reset_after_old.status.ok());  // reset_after is iOS18
-  auto r = build("rnn", {{"x", f32({4, 2, 2})}, {"initial_h", f32({2, H})}},
+  auto r = build_single_op("rnn", {{"x", fp32_type({4, 2, 2})}, {"initial_h", fp32_type({2, H})}},
                  {{"weight_ih", rand({H, 2}, 7)}, {"weight_hh", rand({H, H}, 8)}, {"bias", rand({H + 1}, 9)}});
-  EXPECT_TRUE(has(r.status, "`rnn` (rnn_0) input `bias`: shape [3] expected")) << r.status.message();
-  auto f16 = build("rnn", {{"x", Type::tensor(DType::kFp16, {4, 2, 2})}, {"initial_h", Type::tensor(DType::kFp16, {2, H})}},
-                   {{"weight_ih", rand({H, 2}, 7).cast_to(DType::kFp16)},
-                    {"weight_hh", rand({H, H}, 8).cast_to(DType::kFp16)}},
-                   "ios15");
-  EXPECT_TRUE(has(f16.status, "dtype fp16 not allowed")) << f16.status.message();  // fp16 needs iOS17
+  EXPECT_TRUE(message_contains(r.status, "`rnn` (rnn_0) input `bias`: shape [3] expected")) << r.status.message();
+  auto f16 = build_single_op(
+      "rnn", {{"x", Type::tensor(DType::kFp16, {4, 2, 2})}, {"initial_h", Type::tensor(DType::kFp16, {2, H})}},
+      {{"weight_ih", rand({H, 2}, 7).cast_to(DType::kFp16)}, {"weight_hh", rand({H, H}, 8).cast_to(DType::kFp16)}},
+      "ios15");
+  EXPECT_TRUE(message_contains(f16.status, "dtype fp16 not allowed")) << f16.status.message();  // fp16 needs iOS17
 }
 
 // reverse(x) == forward(flip(x)) step for step: the reverse output sequence is in processing order.
@@ -151,13 +129,13 @@ TEST(Recurrent, ReverseIsForwardOnFlippedInput) {
   for (const char* op : {"gru", "rnn"}) {
     const int64_t G = std::string(op) == "gru" ? 3 : 1;
     std::map<std::string, Tensor> w{{"weight_ih", rand({G * H, I}, 13)}, {"weight_hh", rand({G * H, H}, 14)},
-                                    {"bias", rand({G * H}, 15)}, {"output_sequence", boolean(true)}};
-    auto fwd = build(op, {{"x", f32({s, b, I})}, {"initial_h", f32({b, H})}}, w);
-    w["direction"] = str("reverse");
-    auto rev = build(op, {{"x", f32({s, b, I})}, {"initial_h", f32({b, H})}}, w);
+                                    {"bias", rand({G * H}, 15)}, {"output_sequence", bool_scalar(true)}};
+    auto fwd = build_single_op(op, {{"x", fp32_type({s, b, I})}, {"initial_h", fp32_type({b, H})}}, w);
+    w["direction"] = string_scalar("reverse");
+    auto rev = build_single_op(op, {{"x", fp32_type({s, b, I})}, {"initial_h", fp32_type({b, H})}}, w);
     ASSERT_TRUE(fwd.status.ok() && rev.status.ok()) << fwd.status.message() << rev.status.message();
-    auto a = run(fwd, {{"x", flip_time(x)}, {"initial_h", h0}});
-    auto r = run(rev, {{"x", x}, {"initial_h", h0}});
+    auto a = expect_run_outputs(fwd.prog, {{"x", flip_time(x)}, {"initial_h", h0}});
+    auto r = expect_run_outputs(rev.prog, {{"x", x}, {"initial_h", h0}});
     ASSERT_EQ(a.size(), 2u);
     ASSERT_EQ(r.size(), 2u);
     expect_near(a[0].to_f64(), r[0].to_f64());
@@ -171,14 +149,23 @@ TEST(Recurrent, BidirectionalBackwardHalfIsTimeAligned) {
   Tensor x = rand({s, b, I}, 21);
   Tensor wf = rand({4 * H, I}, 22), rf = rand({4 * H, H}, 23), wb = rand({4 * H, I}, 24), rb = rand({4 * H, H}, 25);
   Tensor zeros2(DType::kFp32, {b, 2 * H}), zeros1(DType::kFp32, {b, H});
-  auto bi = build("lstm", {{"x", f32({s, b, I})}, {"initial_h", f32({b, 2 * H})}, {"initial_c", f32({b, 2 * H})}},
-                  {{"weight_ih", wf}, {"weight_hh", rf}, {"weight_ih_back", wb}, {"weight_hh_back", rb},
-                   {"direction", str("bidirectional")}, {"output_sequence", boolean(true)}});
-  auto rev = build("lstm", {{"x", f32({s, b, I})}, {"initial_h", f32({b, H})}, {"initial_c", f32({b, H})}},
-                   {{"weight_ih", wb}, {"weight_hh", rb}, {"direction", str("reverse")}, {"output_sequence", boolean(true)}});
+  auto bi = build_single_op(
+      "lstm", {{"x", fp32_type({s, b, I})}, {"initial_h", fp32_type({b, 2 * H})}, {"initial_c", fp32_type({b, 2 * H})}},
+      {{"weight_ih", wf},
+       {"weight_hh", rf},
+       {"weight_ih_back", wb},
+       {"weight_hh_back", rb},
+       {"direction", string_scalar("bidirectional")},
+       {"output_sequence", bool_scalar(true)}});
+  auto rev = build_single_op(
+      "lstm", {{"x", fp32_type({s, b, I})}, {"initial_h", fp32_type({b, H})}, {"initial_c", fp32_type({b, H})}},
+      {{"weight_ih", wb},
+       {"weight_hh", rb},
+       {"direction", string_scalar("reverse")},
+       {"output_sequence", bool_scalar(true)}});
   ASSERT_TRUE(bi.status.ok() && rev.status.ok()) << bi.status.message() << rev.status.message();
-  auto o = run(bi, {{"x", x}, {"initial_h", zeros2}, {"initial_c", zeros2}});
-  auto r = run(rev, {{"x", x}, {"initial_h", zeros1}, {"initial_c", zeros1}});
+  auto o = expect_run_outputs(bi.prog, {{"x", x}, {"initial_h", zeros2}, {"initial_c", zeros2}});
+  auto r = expect_run_outputs(rev.prog, {{"x", x}, {"initial_h", zeros1}, {"initial_c", zeros1}});
   ASSERT_EQ(o.size(), 3u);
   ASSERT_EQ(r.size(), 3u);
   const auto ov = o[0].to_f64(), rv = r[0].to_f64();
@@ -194,12 +181,14 @@ TEST(Recurrent, BidirectionalBackwardHalfIsTimeAligned) {
 TEST(Recurrent, LstmClipBoundsCellState) {
   const int64_t s = 6, b = 1, I = 2, H = 3;
   std::vector<double> big(static_cast<size_t>(4 * H * I), 3.0);
-  auto r = build("lstm", {{"x", f32({s, b, I})}, {"initial_h", f32({b, H})}, {"initial_c", f32({b, H})}},
-                 {{"weight_ih", Tensor::from_f64(DType::kFp32, {4 * H, I}, big)}, {"weight_hh", rand({4 * H, H}, 31)},
-                  {"clip", Tensor::scalar_f64(DType::kFp32, 0.25)}});
+  auto r = build_single_op(
+      "lstm", {{"x", fp32_type({s, b, I})}, {"initial_h", fp32_type({b, H})}, {"initial_c", fp32_type({b, H})}},
+      {{"weight_ih", Tensor::from_f64(DType::kFp32, {4 * H, I}, big)},
+       {"weight_hh", rand({4 * H, H}, 31)},
+       {"clip", Tensor::scalar_f64(DType::kFp32, 0.25)}});
   ASSERT_TRUE(r.status.ok()) << r.status.message();
   std::vector<double> ones(static_cast<size_t>(s * b * I), 1.0);
-  auto o = run(r, {{"x", Tensor::from_f64(DType::kFp32, {s, b, I}, ones)},
+  auto o = expect_run_outputs(r.prog, {{"x", Tensor::from_f64(DType::kFp32, {s, b, I}, ones)},
                    {"initial_h", Tensor(DType::kFp32, {b, H})},
                    {"initial_c", Tensor(DType::kFp32, {b, H})}});
   ASSERT_EQ(o.size(), 3u);

@@ -4,58 +4,29 @@
 
 #include <cmath>
 
-#include "backends/backend.h"
-#include "mil/builder.h"
+#include "../test_support.h"
 
 namespace ironmill::mil {
 namespace {
 
 using backends::NamedValues;
 
-Tensor i32s(std::vector<int64_t> v) { return Tensor::from_i64(DType::kInt32, {static_cast<int64_t>(v.size())}, v); }
-Tensor f32(Shape s, std::vector<double> v) { return Tensor::from_f64(DType::kFp32, std::move(s), v); }
-
-struct OneOp {
-  Program prog;
-  Status status;
-  std::vector<std::string> outs;
-  std::vector<Type> types;
-};
+using testing::expect_run_outputs;
+using testing::fp32_tensor;
+using testing::int32_vector;
 
 // One op on a single function input `x` of type `xt`; the other inputs are constants.
-OneOp build(const std::string& op, const Type& xt, std::map<std::string, Tensor> consts, const std::string& opset = "ios18") {
-  OneOp r;
-  Builder b(r.prog, "main", opset);
-  std::map<std::string, Builder::Arg> args{{"x", b.input("x", xt)}};
-  for (auto& [k, v] : consts) args[k] = v;
-  r.outs = b.ops(op, args);
-  r.status = b.status();
-  for (const auto& o : r.outs) {
-    r.types.push_back(*b.type_of(o));
-    b.output(o);
-  }
-  if (r.status.ok()) r.status = b.finish();
-  return r;
-}
-
-std::vector<Tensor> run(OneOp& o, const Tensor& x) {
-  auto be = backends::make_backend("reference");
-  auto exe = (*be)->compile(o.prog, {});
-  EXPECT_TRUE(exe.ok()) << exe.status().message();
-  if (!exe.ok()) return {};
-  auto out = (*exe)->run(NamedValues{{"x", x}});
-  EXPECT_TRUE(out.ok()) << out.status().message();
-  std::vector<Tensor> r;
-  if (out.ok())
-    for (const auto& n : o.outs) r.push_back(std::get<Tensor>(out->at(n)));
-  return r;
+testing::BuiltOp build(const std::string& op, const Type& xt, const std::map<std::string, Tensor>& consts,
+                       const std::string& opset = "ios18") {
+  return testing::build_single_op(op, {{"x", xt}}, consts, opset);
 }
 
 TEST(Reduction, AxesAndKeepDimsShapes) {
-  auto a = build("reduce_sum", Type::tensor(DType::kFp32, {2, 3, 4}), {{"axes", i32s({-1, 0})}});
+  auto a = build("reduce_sum", Type::tensor(DType::kFp32, {2, 3, 4}), {{"axes", int32_vector({-1, 0})}});
   ASSERT_TRUE(a.status.ok()) << a.status.message();
   EXPECT_EQ(a.types[0], Type::tensor(DType::kFp32, {3}));
-  auto k = build("reduce_max", Type::tensor(DType::kFp16, {2, 3, 4}), {{"axes", i32s({1})}, {"keep_dims", Tensor::scalar_bool(true)}});
+  auto k = build("reduce_max", Type::tensor(DType::kFp16, {2, 3, 4}),
+                 {{"axes", int32_vector({1})}, {"keep_dims", Tensor::scalar_bool(true)}});
   ASSERT_TRUE(k.status.ok());
   EXPECT_EQ(k.types[0], Type::tensor(DType::kFp16, {2, 1, 4}));
   auto all = build("reduce_mean", Type::tensor(DType::kInt32, {2, 3}), {});
@@ -64,10 +35,11 @@ TEST(Reduction, AxesAndKeepDimsShapes) {
 }
 
 TEST(Reduction, UnknownDimsAndRankPropagate) {
-  auto a = build("reduce_l2_norm", Type::tensor(DType::kFp32, {kUnknownDim, 3, kUnknownDim}), {{"axes", i32s({1})}});
+  auto a =
+      build("reduce_l2_norm", Type::tensor(DType::kFp32, {kUnknownDim, 3, kUnknownDim}), {{"axes", int32_vector({1})}});
   ASSERT_TRUE(a.status.ok());
   EXPECT_EQ(a.types[0], Type::tensor(DType::kFp32, {kUnknownDim, kUnknownDim}));
-  auto u = build("reduce_sum", Type::unknown_rank(DType::kFp32), {{"axes", i32s({0})}});
+  auto u = build("reduce_sum", Type::unknown_rank(DType::kFp32), {{"axes", int32_vector({0})}});
   ASSERT_TRUE(u.status.ok());
   EXPECT_FALSE(u.types[0].rank_known);
   auto t = build("topk", Type::tensor(DType::kFp32, {kUnknownDim, 8}), {{"k", Tensor::scalar_i64(DType::kInt32, 3)}});
@@ -77,11 +49,11 @@ TEST(Reduction, UnknownDimsAndRankPropagate) {
 }
 
 TEST(Reduction, ErrorsNameOpAndInput) {
-  auto a = build("reduce_sum", Type::tensor(DType::kFp32, {2, 3}), {{"axes", i32s({2})}});
+  auto a = build("reduce_sum", Type::tensor(DType::kFp32, {2, 3}), {{"axes", int32_vector({2})}});
   ASSERT_FALSE(a.status.ok());
   EXPECT_NE(a.status.message().find("`reduce_sum` (reduce_sum_0) input `axes`: axis 2 out of range for rank 2"),
             std::string::npos) << a.status.message();
-  auto d = build("reduce_prod", Type::tensor(DType::kFp32, {2, 3}), {{"axes", i32s({1, -1})}});
+  auto d = build("reduce_prod", Type::tensor(DType::kFp32, {2, 3}), {{"axes", int32_vector({1, -1})}});
   ASSERT_FALSE(d.status.ok());
   EXPECT_NE(d.status.message().find("input `axes`: axis -1 repeated"), std::string::npos) << d.status.message();
   auto am = build("reduce_argmax", Type::tensor(DType::kFp32, {2, 3}), {{"axis", Tensor::scalar_i64(DType::kInt32, -3)}});
@@ -116,17 +88,17 @@ TEST(Reduction, OpsetVariants) {
 }
 
 TEST(Reduction, TiesResolveToTheLowestIndex) {
-  const Tensor x = f32({2, 4}, {1, 3, 3, 0, 2, 2, 2, 2});
+  const Tensor x = fp32_tensor({2, 4}, {1, 3, 3, 0, 2, 2, 2, 2});
   auto am = build("reduce_argmax", Type::tensor(DType::kFp32, {2, 4}), {});
-  EXPECT_EQ(run(am, x).at(0).to_i64(), (std::vector<int64_t>{1, 0}));
+  EXPECT_EQ(expect_run_outputs(am.prog, {{"x", x}}).at(0).to_i64(), (std::vector<int64_t>{1, 0}));
   auto an = build("reduce_argmin", Type::tensor(DType::kFp32, {2, 4}), {});
-  EXPECT_EQ(run(an, x).at(0).to_i64(), (std::vector<int64_t>{3, 0}));
+  EXPECT_EQ(expect_run_outputs(an.prog, {{"x", x}}).at(0).to_i64(), (std::vector<int64_t>{3, 0}));
   auto as = build("argsort", Type::tensor(DType::kFp32, {2, 4}), {});
-  EXPECT_EQ(run(as, x).at(0).to_i64(), (std::vector<int64_t>{1, 2, 0, 3, 0, 1, 2, 3}));
+  EXPECT_EQ(expect_run_outputs(as.prog, {{"x", x}}).at(0).to_i64(), (std::vector<int64_t>{1, 2, 0, 3, 0, 1, 2, 3}));
   auto asc = build("argsort", Type::tensor(DType::kFp32, {2, 4}), {{"ascending", Tensor::scalar_bool(true)}});
-  EXPECT_EQ(run(asc, x).at(0).to_i64(), (std::vector<int64_t>{3, 0, 1, 2, 0, 1, 2, 3}));
+  EXPECT_EQ(expect_run_outputs(asc.prog, {{"x", x}}).at(0).to_i64(), (std::vector<int64_t>{3, 0, 1, 2, 0, 1, 2, 3}));
   auto tk = build("topk", Type::tensor(DType::kFp32, {2, 4}), {{"k", Tensor::scalar_i64(DType::kInt32, 2)}});
-  auto r = run(tk, x);
+  auto r = expect_run_outputs(tk.prog, {{"x", x}});
   ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[0].to_f64(), (std::vector<double>{3, 3, 2, 2}));
   EXPECT_EQ(r[1].to_i64(), (std::vector<int64_t>{1, 2, 0, 1}));
@@ -134,25 +106,28 @@ TEST(Reduction, TiesResolveToTheLowestIndex) {
 
 TEST(Reduction, NanPropagatesAndSortsLast) {
   const double nan = std::nan("");
-  const Tensor x = f32({1, 4}, {1, nan, 5, 2});
-  auto mx = build("reduce_max", Type::tensor(DType::kFp32, {1, 4}), {{"axes", i32s({1})}});
-  EXPECT_TRUE(std::isnan(run(mx, x).at(0).get_f64(0)));
+  const Tensor x = fp32_tensor({1, 4}, {1, nan, 5, 2});
+  auto mx = build("reduce_max", Type::tensor(DType::kFp32, {1, 4}), {{"axes", int32_vector({1})}});
+  EXPECT_TRUE(std::isnan(expect_run_outputs(mx.prog, {{"x", x}}).at(0).get_f64(0)));
   auto am = build("reduce_argmax", Type::tensor(DType::kFp32, {1, 4}), {});
-  EXPECT_EQ(run(am, x).at(0).get_i64(0), 1);  // numpy: the first NaN wins
+  EXPECT_EQ(expect_run_outputs(am.prog, {{"x", x}}).at(0).get_i64(0), 1);  // numpy: the first NaN wins
   auto as = build("argsort", Type::tensor(DType::kFp32, {1, 4}), {{"ascending", Tensor::scalar_bool(true)}});
-  EXPECT_EQ(run(as, x).at(0).to_i64(), (std::vector<int64_t>{0, 3, 2, 1}));
+  EXPECT_EQ(expect_run_outputs(as.prog, {{"x", x}}).at(0).to_i64(), (std::vector<int64_t>{0, 3, 2, 1}));
 }
 
 TEST(Reduction, IntegerResultsAreExact) {
   const Tensor x = Tensor::from_i64(DType::kInt32, {2, 2}, std::vector<int64_t>{2000000000, 2000000000, -7, 2});
-  auto s = build("reduce_sum", Type::tensor(DType::kInt32, {2, 2}), {{"axes", i32s({1})}});
+  auto s = build("reduce_sum", Type::tensor(DType::kInt32, {2, 2}), {{"axes", int32_vector({1})}});
   // int64 accumulation wrapped to int32, as numpy's .astype(int32).
-  EXPECT_EQ(run(s, x).at(0).to_i64(), (std::vector<int64_t>{static_cast<int32_t>(4000000000LL), -5}));
-  auto m = build("reduce_mean", Type::tensor(DType::kInt32, {2, 2}), {{"axes", i32s({1})}});
-  EXPECT_EQ(run(m, x).at(0).to_i64(), (std::vector<int64_t>{2000000000, -2}));  // -2.5 truncates to -2
+  EXPECT_EQ(expect_run_outputs(s.prog, {{"x", x}}).at(0).to_i64(),
+            (std::vector<int64_t>{static_cast<int32_t>(4000000000LL), -5}));
+  auto m = build("reduce_mean", Type::tensor(DType::kInt32, {2, 2}), {{"axes", int32_vector({1})}});
+  EXPECT_EQ(expect_run_outputs(m.prog, {{"x", x}}).at(0).to_i64(),
+            (std::vector<int64_t>{2000000000, -2}));  // -2.5 truncates to -2
   auto cs = build("cumsum", Type::tensor(DType::kInt32, {2, 2}), {{"axis", Tensor::scalar_i64(DType::kInt32, 0)},
                                                                    {"exclusive", Tensor::scalar_bool(true)}});
-  EXPECT_EQ(run(cs, x).at(0).to_i64(), (std::vector<int64_t>{0, 0, 2000000000, 2000000000}));
+  EXPECT_EQ(expect_run_outputs(cs.prog, {{"x", x}}).at(0).to_i64(),
+            (std::vector<int64_t>{0, 0, 2000000000, 2000000000}));
 }
 
 }  // namespace

@@ -4,10 +4,13 @@
 #include "mil/builder.h"
 #include "mil/verifier.h"
 
+#include "../test_support.h"
+
 namespace ironmill::mil {
 namespace {
 
-Type f32(Shape s) { return Type::tensor(DType::kFp32, std::move(s)); }
+using testing::expect_error_contains;
+using testing::fp32_type;
 
 Operation make_op(const std::string& type, std::map<std::string, std::string> refs, std::vector<NamedType> outs) {
   Operation op;
@@ -30,96 +33,93 @@ Program one_function(std::vector<NamedType> inputs, std::vector<Operation> ops, 
   return p;
 }
 
-void expect_error(const Status& s, std::initializer_list<std::string> parts) {
-  ASSERT_FALSE(s.ok());
-  for (const auto& p : parts) EXPECT_NE(s.message().find(p), std::string::npos) << "'" << p << "' not in: " << s.message();
-}
-
 TEST(Verifier, UnknownOp) {
-  auto p = one_function({{"x", f32({2})}}, {make_op("frobnicate", {{"x", "x"}}, {{"y", f32({2})}})}, {"y"});
-  expect_error(verify(p), {"unknown op `frobnicate`"});
+  auto p = one_function({{"x", fp32_type({2})}}, {make_op("frobnicate", {{"x", "x"}}, {{"y", fp32_type({2})}})}, {"y"});
+  expect_error_contains(verify(p), {"unknown op `frobnicate`"});
 }
 
 TEST(Verifier, MissingRequiredInput) {
-  auto p = one_function({{"x", f32({2})}}, {make_op("add", {{"x", "x"}}, {{"y", f32({2})}})}, {"y"});
-  expect_error(verify(p), {"`add`", "input `y`", "required input missing"});
+  auto p = one_function({{"x", fp32_type({2})}}, {make_op("add", {{"x", "x"}}, {{"y", fp32_type({2})}})}, {"y"});
+  expect_error_contains(verify(p), {"`add`", "input `y`", "required input missing"});
 }
 
 TEST(Verifier, UnknownInputName) {
-  auto p = one_function({{"x", f32({2})}}, {make_op("relu", {{"x", "x"}, {"alpha", "x"}}, {{"y", f32({2})}})}, {"y"});
-  expect_error(verify(p), {"`relu`", "unknown input `alpha`"});
+  auto p = one_function({{"x", fp32_type({2})}},
+                        {make_op("relu", {{"x", "x"}, {"alpha", "x"}}, {{"y", fp32_type({2})}})}, {"y"});
+  expect_error_contains(verify(p), {"`relu`", "unknown input `alpha`"});
 }
 
 TEST(Verifier, DtypeOutsideDomain) {
   auto p = one_function({{"x", Type::tensor(DType::kInt32, {2})}},
                         {make_op("relu", {{"x", "x"}}, {{"y", Type::tensor(DType::kInt32, {2})}})}, {"y"});
-  expect_error(verify(p), {"`relu`", "input `x`", "dtype int32 not allowed", "fp16, fp32"});
+  expect_error_contains(verify(p), {"`relu`", "input `x`", "dtype int32 not allowed", "fp16, fp32"});
 }
 
 TEST(Verifier, DomainMustAgree) {
-  auto p = one_function({{"a", f32({2})}, {"b", Type::tensor(DType::kFp16, {2})}},
-                        {make_op("add", {{"x", "a"}, {"y", "b"}}, {{"y", f32({2})}})}, {"y"});
-  expect_error(verify(p), {"`add`", "input `y`", "dtype fp16 must match", "fp32"});
+  auto p = one_function({{"a", fp32_type({2})}, {"b", Type::tensor(DType::kFp16, {2})}},
+                        {make_op("add", {{"x", "a"}, {"y", "b"}}, {{"y", fp32_type({2})}})}, {"y"});
+  expect_error_contains(verify(p), {"`add`", "input `y`", "dtype fp16 must match", "fp32"});
 }
 
 TEST(Verifier, UndefinedValue) {
-  auto p = one_function({{"x", f32({2})}}, {make_op("relu", {{"x", "nope"}}, {{"y", f32({2})}})}, {"y"});
-  expect_error(verify(p), {"`relu`", "input `x`", "value `nope` is not defined"});
+  auto p = one_function({{"x", fp32_type({2})}}, {make_op("relu", {{"x", "nope"}}, {{"y", fp32_type({2})}})}, {"y"});
+  expect_error_contains(verify(p), {"`relu`", "input `x`", "value `nope` is not defined"});
 }
 
 TEST(Verifier, ConstParameterMustBeConstant) {
-  auto p = one_function({{"x", f32({1, 4})}, {"a", Type::tensor(DType::kInt32, {})}},
-                        {make_op("softmax", {{"x", "x"}, {"axis", "a"}}, {{"y", f32({1, 4})}})}, {"y"});
-  expect_error(verify(p), {"`softmax`", "input `axis`", "compile-time constant", "`a` is computed"});
+  auto p = one_function({{"x", fp32_type({1, 4})}, {"a", Type::tensor(DType::kInt32, {})}},
+                        {make_op("softmax", {{"x", "x"}, {"axis", "a"}}, {{"y", fp32_type({1, 4})}})}, {"y"});
+  expect_error_contains(verify(p), {"`softmax`", "input `axis`", "compile-time constant", "`a` is computed"});
 }
 
 TEST(Verifier, OpNewerThanOpset) {
-  auto p = one_function({{"q", f32({1, 2, 4})}},
+  auto p = one_function({{"q", fp32_type({1, 2, 4})}},
                         {make_op("scaled_dot_product_attention", {{"query", "q"}, {"key", "q"}, {"value", "q"}},
-                                 {{"y", f32({1, 2, 4})}})},
+                                 {{"y", fp32_type({1, 2, 4})}})},
                         {"y"}, "ios17");
-  expect_error(verify(p), {"`scaled_dot_product_attention`", "needs opset ios18", "function is ios17"});
+  expect_error_contains(verify(p), {"`scaled_dot_product_attention`", "needs opset ios18", "function is ios17"});
 }
 
 TEST(Verifier, UnknownOpset) {
-  auto p = one_function({{"x", f32({2})}}, {}, {"x"}, "ios99");
-  expect_error(verify(p), {"unknown opset `ios99`"});
+  auto p = one_function({{"x", fp32_type({2})}}, {}, {"x"}, "ios99");
+  expect_error_contains(verify(p), {"unknown opset `ios99`"});
 }
 
 TEST(Verifier, UndefinedBlockOutput) {
-  auto p = one_function({{"x", f32({2})}}, {}, {"missing"});
-  expect_error(verify(p), {"output `missing` is not defined"});
+  auto p = one_function({{"x", fp32_type({2})}}, {}, {"missing"});
+  expect_error_contains(verify(p), {"output `missing` is not defined"});
 }
 
 TEST(Verifier, DeclaredOutputTypeMustMatchInference) {
-  auto p = one_function({{"x", f32({2, 3})}}, {make_op("relu", {{"x", "x"}}, {{"y", f32({3, 2})}})}, {"y"});
-  expect_error(verify(p), {"`relu`", "output `y`", "declared tensor<fp32, [3, 2]>", "inferred tensor<fp32, [2, 3]>"});
+  auto p = one_function({{"x", fp32_type({2, 3})}}, {make_op("relu", {{"x", "x"}}, {{"y", fp32_type({3, 2})}})}, {"y"});
+  expect_error_contains(verify(p),
+                        {"`relu`", "output `y`", "declared tensor<fp32, [3, 2]>", "inferred tensor<fp32, [2, 3]>"});
 }
 
 TEST(Verifier, RedefinitionIsRejected) {
-  auto p = one_function({{"x", f32({2})}}, {make_op("relu", {{"x", "x"}}, {{"x", f32({2})}})}, {"x"});
-  expect_error(verify(p), {"redefines a value"});
+  auto p = one_function({{"x", fp32_type({2})}}, {make_op("relu", {{"x", "x"}}, {{"x", fp32_type({2})}})}, {"x"});
+  expect_error_contains(verify(p), {"redefines a value"});
 }
 
 TEST(Verifier, ConvWeightRankIsChecked) {
   Program p;
   Builder b(p);
-  auto x = b.input("x", f32({1, 2, 5, 5}));
+  auto x = b.input("x", fp32_type({1, 2, 5, 5}));
   auto w = b.constant(Tensor(DType::kFp32, {3, 2}), "w");
   b.op("conv", {{"x", x}, {"weight", w}});
-  expect_error(b.status(), {"`conv`", "input `weight`", "rank"});
+  expect_error_contains(b.status(), {"`conv`", "input `weight`", "rank"});
 }
 
 TEST(Builder, InfersTypesAndVerifies) {
   Program p;
   Builder b(p);
-  auto x = b.input("x", f32({2, 3}));
+  auto x = b.input("x", fp32_type({2, 3}));
   auto c = b.constant(Tensor::from_f64(DType::kFp32, {3}, std::vector<double>{1, 2, 3}));
   auto y = b.op("add", {{"x", x}, {"y", c}});
   auto z = b.op("relu", {{"x", y}});
   b.output(z);
   ASSERT_TRUE(b.finish().ok()) << b.finish().message();
-  EXPECT_EQ(*b.type_of(z), f32({2, 3}));
+  EXPECT_EQ(*b.type_of(z), fp32_type({2, 3}));
   EXPECT_EQ(p.op_count(), 3u);
 }
 

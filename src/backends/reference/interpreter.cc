@@ -355,14 +355,27 @@ std::vector<int64_t> broadcast_index(const mil::Shape& out, const mil::Shape& in
       if (in[d] != 1) off += c * in_strides[d];
     }
     idx[static_cast<size_t>(i)] = off;
-    for (int d = static_cast<int>(r) - 1; d >= 0; --d) {
-      if (++coord[d] < out[d]) break;
-      coord[d] = 0;
-    }
+    next_coord(coord, out);
   }
   return idx;
 }
 mil::DType out_dtype(const KernelContext& c, size_t i) { return c.outputs().at(i).type.dtype; }
+Result<int64_t> normalize_axis(const KernelContext& c, int64_t axis, int64_t rank, const std::string& what) {
+  if (axis < -rank || axis >= rank)
+    return c.error(what + " " + std::to_string(axis) + " out of range for rank " + std::to_string(rank));
+  return axis < 0 ? axis + rank : axis;
+}
+void next_coord(std::vector<int64_t>& coord, const mil::Shape& shape) {
+  for (int d = static_cast<int>(shape.size()) - 1; d >= 0; --d) {
+    if (++coord[static_cast<size_t>(d)] < shape[static_cast<size_t>(d)]) return;
+    coord[static_cast<size_t>(d)] = 0;
+  }
+}
+int64_t flat_offset(const std::vector<int64_t>& coord, const std::vector<int64_t>& strides) {
+  int64_t f = 0;
+  for (size_t i = 0; i < coord.size(); ++i) f += coord[i] * strides[i];
+  return f;
+}
 }  // namespace kutil
 
 // ---- backend factory ------------------------------------------------------------------------------

@@ -69,6 +69,12 @@ std::vector<int64_t> strides_of(const mil::Shape& s);
 std::vector<int64_t> broadcast_index(const mil::Shape& out, const mil::Shape& in);
 // Output dtype of output `i` of the op.
 mil::DType out_dtype(const KernelContext& c, size_t i = 0);
+// `axis` in [-rank, rank) made non-negative; otherwise the error "<what> <axis> out of range for rank <rank>".
+Result<int64_t> normalize_axis(const KernelContext& c, int64_t axis, int64_t rank, const std::string& what = "axis");
+// Advances a row-major coordinate within `shape`; after the last one it wraps to all zeros.
+void next_coord(std::vector<int64_t>& coord, const mil::Shape& shape);
+// Flat offset of a coordinate: the sum of coord[d] * strides[d].
+int64_t flat_offset(const std::vector<int64_t>& coord, const std::vector<int64_t>& strides);
 }  // namespace kutil
 
 }  // namespace ironmill::backends::reference

@@ -79,17 +79,44 @@ Result<int64_t> out_dim(const InferContext& c, const std::string& who, int64_t d
   return o;
 }
 
-Result<std::vector<Type>> infer_conv_like(InferContext& c, bool quantized) {
-  IM_ASSIGN_OR_RETURN(Type x, c.tensor_type("x"));
-  IM_ASSIGN_OR_RETURN(Type w, c.tensor_type("weight"));
-  if (!x.rank_known) return std::vector<Type>{Type::unknown_rank(x.dtype)};
+struct ConvOperands {
+  Type x, w;
+  size_t n = 0;  // spatial dims
+  int64_t groups = 1;
+};
+
+// x and weight of a conv-like op, and `groups`. When x's rank is unknown only x and w are read; otherwise x
+// must have rank 3..5, weight the same rank (its dims are `weight_dims`, for errors), and groups be positive.
+Result<ConvOperands> conv_operands(InferContext& c, const std::string& weight_dims) {
+  ConvOperands o;
+  IM_ASSIGN_OR_RETURN(o.x, c.tensor_type("x"));
+  IM_ASSIGN_OR_RETURN(o.w, c.tensor_type("weight"));
+  const Type& x = o.x;
+  const Type& w = o.w;
+  if (!x.rank_known) return o;
   if (x.rank() < 3 || x.rank() > 5)
     return c.error("x", "rank 3..5 ([N, C_in, *D], 1-3 spatial dims) expected, got rank " + std::to_string(x.rank()));
-  const size_t n = static_cast<size_t>(x.rank() - 2);
+  o.n = static_cast<size_t>(x.rank() - 2);
   if (!w.rank_known || w.rank() != x.rank())
-    return c.error("weight", "rank " + std::to_string(x.rank()) + " ([C_out, C_in/groups, *K]) expected, got " + type_to_string(w));
-  IM_ASSIGN_OR_RETURN(int64_t groups, c.const_int("groups"));
-  if (groups < 1) return c.error("groups", "positive value expected, got " + std::to_string(groups));
+    return c.error("weight", "rank " + std::to_string(x.rank()) + " (" + weight_dims + ") expected, got " + type_to_string(w));
+  IM_ASSIGN_OR_RETURN(o.groups, c.const_int("groups"));
+  if (o.groups < 1) return c.error("groups", "positive value expected, got " + std::to_string(o.groups));
+  return o;
+}
+
+// An optional bias must have shape [cout].
+Status check_bias(InferContext& c, int64_t cout) {
+  if (!c.has("bias")) return Status::Ok();
+  IM_ASSIGN_OR_RETURN(Type b, c.tensor_type("bias"));
+  if (b.rank_known && (b.rank() != 1 || (b.dims[0] >= 0 && cout >= 0 && b.dims[0] != cout)))
+    return c.error("bias", "shape [" + std::to_string(cout) + "] expected, got " + shape_to_string(b.dims));
+  return Status::Ok();
+}
+
+Result<std::vector<Type>> infer_conv_like(InferContext& c, bool quantized) {
+  IM_ASSIGN_OR_RETURN(ConvOperands ops, conv_operands(c, "[C_out, C_in/groups, *K]"));
+  if (!ops.x.rank_known) return std::vector<Type>{Type::unknown_rank(ops.x.dtype)};
+  const auto& [x, w, n, groups] = ops;
   const int64_t cin = x.dims[1], cout = w.dims[0];
   if (cin >= 0 && cin % groups != 0)
     return c.error("groups", "C_in " + std::to_string(cin) + " is not divisible by groups " + std::to_string(groups));
@@ -98,11 +125,7 @@ Result<std::vector<Type>> infer_conv_like(InferContext& c, bool quantized) {
   if (cin >= 0 && w.dims[1] >= 0 && cin / groups != w.dims[1])
     return c.error("weight", "dim 1 must be C_in/groups = " + std::to_string(cin / groups) + ", got " +
                                  std::to_string(w.dims[1]) + " (weight " + shape_to_string(w.dims) + ")");
-  if (c.has("bias")) {
-    IM_ASSIGN_OR_RETURN(Type b, c.tensor_type("bias"));
-    if (b.rank_known && (b.rank() != 1 || (b.dims[0] >= 0 && cout >= 0 && b.dims[0] != cout)))
-      return c.error("bias", "shape [" + std::to_string(cout) + "] expected, got " + shape_to_string(b.dims));
-  }
+  IM_RETURN_IF_ERROR(check_bias(c, cout));
   if (quantized) {
     IM_ASSIGN_OR_RETURN(std::string qt, c.const_string("quantization_type"));
     if (qt != "linear" && qt != "lut")
@@ -130,16 +153,9 @@ Result<std::vector<Type>> infer_conv_like(InferContext& c, bool quantized) {
 }
 
 Result<std::vector<Type>> infer_conv_transpose(InferContext& c) {
-  IM_ASSIGN_OR_RETURN(Type x, c.tensor_type("x"));
-  IM_ASSIGN_OR_RETURN(Type w, c.tensor_type("weight"));
-  if (!x.rank_known) return std::vector<Type>{Type::unknown_rank(x.dtype)};
-  if (x.rank() < 3 || x.rank() > 5)
-    return c.error("x", "rank 3..5 ([N, C_in, *D], 1-3 spatial dims) expected, got rank " + std::to_string(x.rank()));
-  const size_t n = static_cast<size_t>(x.rank() - 2);
-  if (!w.rank_known || w.rank() != x.rank())
-    return c.error("weight", "rank " + std::to_string(x.rank()) + " ([C_in, C_out/groups, *K]) expected, got " + type_to_string(w));
-  IM_ASSIGN_OR_RETURN(int64_t groups, c.const_int("groups"));
-  if (groups < 1) return c.error("groups", "positive value expected, got " + std::to_string(groups));
+  IM_ASSIGN_OR_RETURN(ConvOperands ops, conv_operands(c, "[C_in, C_out/groups, *K]"));
+  if (!ops.x.rank_known) return std::vector<Type>{Type::unknown_rank(ops.x.dtype)};
+  const auto& [x, w, n, groups] = ops;
   const int64_t cin = x.dims[1];
   if (cin >= 0 && w.dims[0] >= 0 && cin != w.dims[0])
     return c.error("weight", "dim 0 must be C_in = " + std::to_string(cin) + ", got " + std::to_string(w.dims[0]) +
@@ -147,11 +163,7 @@ Result<std::vector<Type>> infer_conv_transpose(InferContext& c) {
   if (cin >= 0 && cin % groups != 0)
     return c.error("groups", "C_in " + std::to_string(cin) + " is not divisible by groups " + std::to_string(groups));
   const int64_t cout = w.dims[1] < 0 ? kUnknownDim : w.dims[1] * groups;
-  if (c.has("bias")) {
-    IM_ASSIGN_OR_RETURN(Type b, c.tensor_type("bias"));
-    if (b.rank_known && (b.rank() != 1 || (b.dims[0] >= 0 && cout >= 0 && b.dims[0] != cout)))
-      return c.error("bias", "shape [" + std::to_string(cout) + "] expected, got " + shape_to_string(b.dims));
-  }
+  IM_RETURN_IF_ERROR(check_bias(c, cout));
   IM_ASSIGN_OR_RETURN(std::vector<int64_t> strides, spatial_ints(c, "strides", n, 1));
   IM_ASSIGN_OR_RETURN(std::vector<int64_t> dil, spatial_ints(c, "dilations", n, 1));
   IM_ASSIGN_OR_RETURN(PadSpec pad, read_pad(c, n, /*allow_same_lower=*/false));

@@ -136,11 +136,17 @@ Status updates_shape(InferContext& c, const Type& upd, const Shape& expected, co
   return Status::Ok();
 }
 
+// The inputs every scatter has; also checks `mode`.
+Status read_scatter_inputs(InferContext& c, Type& data, Type& idx, Type& upd) {
+  IM_ASSIGN_OR_RETURN(data, c.tensor_type("data"));
+  IM_ASSIGN_OR_RETURN(idx, c.tensor_type("indices"));
+  IM_ASSIGN_OR_RETURN(upd, c.tensor_type("updates"));
+  return check_mode(c);
+}
+
 Result<Types> infer_scatter(InferContext& c) {
-  IM_ASSIGN_OR_RETURN(Type data, c.tensor_type("data"));
-  IM_ASSIGN_OR_RETURN(Type idx, c.tensor_type("indices"));
-  IM_ASSIGN_OR_RETURN(Type upd, c.tensor_type("updates"));
-  IM_RETURN_IF_ERROR(check_mode(c));
+  Type data, idx, upd;
+  IM_RETURN_IF_ERROR(read_scatter_inputs(c, data, idx, upd));
   if (!data.rank_known || !idx.rank_known) return Types{data};
   if (data.rank() == 0) return c.error("data", "must have rank >= 1, got a scalar");
   IM_ASSIGN_OR_RETURN(int64_t axis, axis_of(c, "axis", data.rank()));
@@ -153,10 +159,8 @@ Result<Types> infer_scatter(InferContext& c) {
 }
 
 Result<Types> infer_scatter_along_axis(InferContext& c) {
-  IM_ASSIGN_OR_RETURN(Type data, c.tensor_type("data"));
-  IM_ASSIGN_OR_RETURN(Type idx, c.tensor_type("indices"));
-  IM_ASSIGN_OR_RETURN(Type upd, c.tensor_type("updates"));
-  IM_RETURN_IF_ERROR(check_mode(c));
+  Type data, idx, upd;
+  IM_RETURN_IF_ERROR(read_scatter_inputs(c, data, idx, upd));
   if (!data.rank_known || !idx.rank_known) return Types{data};
   if (data.rank() == 0) return c.error("data", "must have rank >= 1, got a scalar");
   if (idx.rank() != data.rank())
@@ -173,10 +177,8 @@ Result<Types> infer_scatter_along_axis(InferContext& c) {
 }
 
 Result<Types> infer_scatter_nd(InferContext& c) {
-  IM_ASSIGN_OR_RETURN(Type data, c.tensor_type("data"));
-  IM_ASSIGN_OR_RETURN(Type idx, c.tensor_type("indices"));
-  IM_ASSIGN_OR_RETURN(Type upd, c.tensor_type("updates"));
-  IM_RETURN_IF_ERROR(check_mode(c));
+  Type data, idx, upd;
+  IM_RETURN_IF_ERROR(read_scatter_inputs(c, data, idx, upd));
   if (!data.rank_known || !idx.rank_known) return Types{data};
   if (idx.rank() < 1) return c.error("indices", "must have rank >= 1, got a scalar");
   const int64_t k = idx.dims.back();

@@ -41,6 +41,13 @@ Result<DType> param_dtype(InferContext& c, const std::string& a, const std::stri
   return DType::kFp32;
 }
 
+// Checks the constant `seed`; the output has dtype `dt` and the shape given by `shape`.
+Result<std::vector<Type>> seeded_output(InferContext& c, DType dt) {
+  IM_RETURN_IF_ERROR(c.const_int("seed").status());
+  IM_ASSIGN_OR_RETURN(Type out, shape_output(c, dt));
+  return std::vector<Type>{out};
+}
+
 Result<std::vector<Type>> infer_bernoulli(InferContext& c) {
   DType dt = DType::kFp32;
   if (c.has("prob")) {
@@ -49,9 +56,7 @@ Result<std::vector<Type>> infer_bernoulli(InferContext& c) {
   }
   IM_ASSIGN_OR_RETURN(double p, c.const_float("prob"));
   if (!(p >= 0 && p <= 1)) return c.error("prob", "must be in [0, 1], got " + std::to_string(p));
-  IM_RETURN_IF_ERROR(c.const_int("seed").status());
-  IM_ASSIGN_OR_RETURN(Type out, shape_output(c, dt));
-  return std::vector<Type>{out};
+  return seeded_output(c, dt);
 }
 
 Result<std::vector<Type>> infer_normal(InferContext& c) {
@@ -59,9 +64,7 @@ Result<std::vector<Type>> infer_normal(InferContext& c) {
   IM_ASSIGN_OR_RETURN(double sd, c.const_float("stddev"));
   if (!(sd >= 0)) return c.error("stddev", "must be >= 0, got " + std::to_string(sd));
   IM_RETURN_IF_ERROR(c.const_float("mean").status());
-  IM_RETURN_IF_ERROR(c.const_int("seed").status());
-  IM_ASSIGN_OR_RETURN(Type out, shape_output(c, dt));
-  return std::vector<Type>{out};
+  return seeded_output(c, dt);
 }
 
 Result<std::vector<Type>> infer_uniform(InferContext& c) {
@@ -69,9 +72,7 @@ Result<std::vector<Type>> infer_uniform(InferContext& c) {
   IM_ASSIGN_OR_RETURN(double lo, c.const_float("low"));
   IM_ASSIGN_OR_RETURN(double hi, c.const_float("high"));
   if (hi < lo) return c.error("high", "must be >= low (" + std::to_string(lo) + "), got " + std::to_string(hi));
-  IM_RETURN_IF_ERROR(c.const_int("seed").status());
-  IM_ASSIGN_OR_RETURN(Type out, shape_output(c, dt));
-  return std::vector<Type>{out};
+  return seeded_output(c, dt);
 }
 
 Result<std::vector<Type>> infer_categorical(InferContext& c) {

@@ -21,12 +21,6 @@ using mil::DType;
 using mil::Shape;
 using mil::Tensor;
 
-Result<int64_t> norm_axis(const KernelContext& c, int64_t axis, int64_t rank) {
-  if (axis < -rank || axis >= rank)
-    return c.error("axis " + std::to_string(axis) + " out of range for rank " + std::to_string(rank));
-  return axis < 0 ? axis + rank : axis;
-}
-
 // A checked index into a dim of size `dim`.
 Result<int64_t> index_into(const KernelContext& c, int64_t v, int64_t dim) {
   int64_t i = v;
@@ -35,20 +29,6 @@ Result<int64_t> index_into(const KernelContext& c, int64_t v, int64_t dim) {
     return c.error("index " + std::to_string(v) + " out of bounds for a dim of size " + std::to_string(dim) +
                    (v < 0 && c.opset() >= 17 ? " (negative indices are out of bounds from iOS17 on)" : ""));
   return i;
-}
-
-// Advances a row-major coordinate; returns false after the last one.
-void next_coord(std::vector<int64_t>& co, const Shape& shape) {
-  for (int d = static_cast<int>(shape.size()) - 1; d >= 0; --d) {
-    if (++co[static_cast<size_t>(d)] < shape[static_cast<size_t>(d)]) return;
-    co[static_cast<size_t>(d)] = 0;
-  }
-}
-
-int64_t flat(const std::vector<int64_t>& co, const std::vector<int64_t>& st) {
-  int64_t f = 0;
-  for (size_t i = 0; i < co.size(); ++i) f += co[i] * st[i];
-  return f;
 }
 
 // out[i] = x[src[i]] for all i, by bytes.
@@ -76,7 +56,7 @@ Status k_gather(KernelContext& c) {
   if (c.schema().variant_for(c.opset()) && c.schema().variant_for(c.opset())->input("batch_dims")) {
     IM_ASSIGN_OR_RETURN(bd, c.get_int("batch_dims"));
   }
-  IM_ASSIGN_OR_RETURN(axis, norm_axis(c, axis, x.rank()));
+  IM_ASSIGN_OR_RETURN(axis, kutil::normalize_axis(c, axis, x.rank()));
   if (bd < 0) bd += idx.rank();
   if (bd < 0 || bd > idx.rank() || bd > axis) return c.error("batch_dims " + std::to_string(bd) + " invalid");
   for (int64_t i = 0; i < bd; ++i)
@@ -101,7 +81,7 @@ Status k_gather(KernelContext& c) {
     for (size_t k = 0; k < a; ++k) f += co[k] * xst[k];
     for (size_t k = a + 1; k < xs.size(); ++k) f += co[k - 1 + ni] * xst[k];
     src[static_cast<size_t>(i)] = f;
-    next_coord(co, out);
+    kutil::next_coord(co, out);
   }
   c.set_output(0, take(x, out, src));
   return Status::Ok();
@@ -112,7 +92,7 @@ Status k_gather_along_axis(KernelContext& c) {
   IM_ASSIGN_OR_RETURN(Tensor idx, c.tensor("indices"));
   IM_ASSIGN_OR_RETURN(int64_t axis, c.get_int("axis"));
   if (x.rank() != idx.rank()) return c.error("indices must have the rank of x");
-  IM_ASSIGN_OR_RETURN(axis, norm_axis(c, axis, x.rank()));
+  IM_ASSIGN_OR_RETURN(axis, kutil::normalize_axis(c, axis, x.rank()));
   const size_t a = static_cast<size_t>(axis);
   for (int i = 0; i < x.rank(); ++i)
     if (static_cast<size_t>(i) != a && x.dim(i) != idx.dim(i))
@@ -123,8 +103,8 @@ Status k_gather_along_axis(KernelContext& c) {
   std::vector<int64_t> src(iv.size()), co(idx.shape().size(), 0);
   for (size_t i = 0; i < iv.size(); ++i) {
     IM_ASSIGN_OR_RETURN(int64_t v, index_into(c, iv[i], x.shape()[a]));
-    src[i] = flat(co, xst) + (v - co[a]) * xst[a];
-    next_coord(co, idx.shape());
+    src[i] = kutil::flat_offset(co, xst) + (v - co[a]) * xst[a];
+    kutil::next_coord(co, idx.shape());
   }
   c.set_output(0, take(x, idx.shape(), src));
   return Status::Ok();
@@ -164,7 +144,7 @@ Status k_gather_nd(KernelContext& c) {
     }
     for (size_t d = lead; d < out.size(); ++d) f += co[d] * xst[d - lead + static_cast<size_t>(bd + k)];
     src[static_cast<size_t>(i)] = f;
-    next_coord(co, out);
+    kutil::next_coord(co, out);
   }
   c.set_output(0, take(x, out, src));
   return Status::Ok();
@@ -243,13 +223,21 @@ Tensor copy_of(const Tensor& x) {
   return out;
 }
 
+// Sets output 0 to `data` with updates[u] applied at flat index dst[u], in order.
+Status set_scattered(KernelContext& c, const Tensor& data, const Tensor& upd, Mode mode, const std::vector<int64_t>& dst) {
+  Tensor out = copy_of(data);
+  IM_RETURN_IF_ERROR(apply_scatter(c, out, upd, mode, dst));
+  c.set_output(0, std::move(out));
+  return Status::Ok();
+}
+
 Status k_scatter(KernelContext& c) {
   IM_ASSIGN_OR_RETURN(Tensor data, c.tensor("data"));
   IM_ASSIGN_OR_RETURN(Tensor idx, c.tensor("indices"));
   IM_ASSIGN_OR_RETURN(Tensor upd, c.tensor("updates"));
   IM_ASSIGN_OR_RETURN(int64_t axis, c.get_int("axis"));
   IM_ASSIGN_OR_RETURN(Mode mode, scatter_mode(c));
-  IM_ASSIGN_OR_RETURN(axis, norm_axis(c, axis, data.rank()));
+  IM_ASSIGN_OR_RETURN(axis, kutil::normalize_axis(c, axis, data.rank()));
   const Shape& ds = data.shape();
   const size_t a = static_cast<size_t>(axis), ni = idx.shape().size();
   Shape expected(ds.begin(), ds.begin() + axis);
@@ -268,12 +256,9 @@ Status k_scatter(KernelContext& c) {
     for (size_t k = 0; k < a; ++k) f += co[k] * dst_st[k];
     for (size_t k = a + 1; k < ds.size(); ++k) f += co[k - 1 + ni] * dst_st[k];
     dst[i] = f;
-    next_coord(co, expected);
+    kutil::next_coord(co, expected);
   }
-  Tensor out = copy_of(data);
-  IM_RETURN_IF_ERROR(apply_scatter(c, out, upd, mode, dst));
-  c.set_output(0, std::move(out));
-  return Status::Ok();
+  return set_scattered(c, data, upd, mode, dst);
 }
 
 Status k_scatter_along_axis(KernelContext& c) {
@@ -284,7 +269,7 @@ Status k_scatter_along_axis(KernelContext& c) {
   IM_ASSIGN_OR_RETURN(Mode mode, scatter_mode(c));
   if (idx.rank() != data.rank() || upd.shape() != idx.shape())
     return c.error("indices must have the rank of data and updates the shape of indices");
-  IM_ASSIGN_OR_RETURN(axis, norm_axis(c, axis, data.rank()));
+  IM_ASSIGN_OR_RETURN(axis, kutil::normalize_axis(c, axis, data.rank()));
   const size_t a = static_cast<size_t>(axis);
   for (int i = 0; i < data.rank(); ++i)
     if (static_cast<size_t>(i) != a && data.dim(i) != idx.dim(i))
@@ -294,13 +279,10 @@ Status k_scatter_along_axis(KernelContext& c) {
   std::vector<int64_t> dst(iv.size()), co(idx.shape().size(), 0);
   for (size_t i = 0; i < iv.size(); ++i) {
     IM_ASSIGN_OR_RETURN(int64_t v, index_into(c, iv[i], data.shape()[a]));
-    dst[i] = flat(co, st) + (v - co[a]) * st[a];
-    next_coord(co, idx.shape());
+    dst[i] = kutil::flat_offset(co, st) + (v - co[a]) * st[a];
+    kutil::next_coord(co, idx.shape());
   }
-  Tensor out = copy_of(data);
-  IM_RETURN_IF_ERROR(apply_scatter(c, out, upd, mode, dst));
-  c.set_output(0, std::move(out));
-  return Status::Ok();
+  return set_scattered(c, data, upd, mode, dst);
 }
 
 Status k_scatter_nd(KernelContext& c) {
@@ -331,12 +313,9 @@ Status k_scatter_nd(KernelContext& c) {
     }
     for (size_t d = lead; d < expected.size(); ++d) f += co[d] * st[d - lead + static_cast<size_t>(k)];
     dst[i] = f;
-    next_coord(co, expected);
+    kutil::next_coord(co, expected);
   }
-  Tensor out = copy_of(data);
-  IM_RETURN_IF_ERROR(apply_scatter(c, out, upd, mode, dst));
-  c.set_output(0, std::move(out));
-  return Status::Ok();
+  return set_scattered(c, data, upd, mode, dst);
 }
 
 }  // namespace

@@ -242,10 +242,7 @@ Status resize(KernelContext& c) {
       if (w != 0) acc += w * v[static_cast<size_t>(off)];
     }
     o[static_cast<size_t>(idx)] = acc;
-    for (int d = r - 1; d >= 0; --d) {
-      if (++coord[static_cast<size_t>(d)] < out[static_cast<size_t>(d)]) break;
-      coord[static_cast<size_t>(d)] = 0;
-    }
+    kutil::next_coord(coord, out);
   }
   c.set_output(0, Tensor::from_f64(kutil::out_dtype(c), out, o));
   return Status::Ok();

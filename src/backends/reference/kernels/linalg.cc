@@ -67,20 +67,20 @@ Status matmul_kernel(KernelContext& c) {
   if (!y1) out.push_back(N);
   const int64_t nb = mil::shape_numel(*bo);
   const DType odt = kutil::out_dtype(c);
-  if (integral(odt) && integral(x.dtype()) && integral(y.dtype())) {
-    const auto xv = x.to_i64(), yv = y.to_i64();
-    std::vector<int64_t> o(static_cast<size_t>(nb * M * N));
+  // One gemm (gemm or gemm_int) per broadcast batch.
+  auto batched = [&](auto gemm_fn, const auto& xv, const auto& yv, auto& o) {
     for (int64_t b = 0; b < nb; ++b)
-      gemm_int(tx, ty, M, N, K, xv.data() + ix[static_cast<size_t>(b)] * xr * xc, xc,
-               yv.data() + iy[static_cast<size_t>(b)] * yr * yc, yc, o.data() + b * M * N);
+      gemm_fn(tx, ty, M, N, K, xv.data() + ix[static_cast<size_t>(b)] * xr * xc, xc,
+              yv.data() + iy[static_cast<size_t>(b)] * yr * yc, yc, o.data() + b * M * N);
+  };
+  if (integral(odt) && integral(x.dtype()) && integral(y.dtype())) {
+    std::vector<int64_t> o(static_cast<size_t>(nb * M * N));
+    batched(gemm_int, x.to_i64(), y.to_i64(), o);
     c.set_output(0, Tensor::from_i64(odt, out, o));
     return Status::Ok();
   }
-  const auto xv = x.to_f64(), yv = y.to_f64();
   std::vector<double> o(static_cast<size_t>(nb * M * N));
-  for (int64_t b = 0; b < nb; ++b)
-    gemm(tx, ty, M, N, K, xv.data() + ix[static_cast<size_t>(b)] * xr * xc, xc,
-         yv.data() + iy[static_cast<size_t>(b)] * yr * yc, yc, o.data() + b * M * N);
+  batched(gemm, x.to_f64(), y.to_f64(), o);
   c.set_output(0, Tensor::from_f64(odt, out, o));
   return Status::Ok();
 }

@@ -103,10 +103,7 @@ Status layer_norm_kernel(KernelContext& c) {
     for (int d = 0; d < r; ++d) off += coord[static_cast<size_t>(d)] * in_st[static_cast<size_t>(perm[static_cast<size_t>(d)])];
     from[static_cast<size_t>(i)] = off;
     t[static_cast<size_t>(i)] = src[static_cast<size_t>(off)];
-    for (int d = r - 1; d >= 0; --d) {
-      if (++coord[static_cast<size_t>(d)] < ps[static_cast<size_t>(d)]) break;
-      coord[static_cast<size_t>(d)] = 0;
-    }
+    kutil::next_coord(coord, ps);
   }
   IM_ASSIGN_OR_RETURN(std::vector<double> gamma, channel_param(c, "gamma", len, 1));
   IM_ASSIGN_OR_RETURN(std::vector<double> beta, channel_param(c, "beta", len, 0));

@@ -27,12 +27,6 @@ void unravel(int64_t i, const Shape& shape, std::vector<int64_t>& coord) {
   }
 }
 
-int64_t ravel(const std::vector<int64_t>& coord, const std::vector<int64_t>& strides) {
-  int64_t o = 0;
-  for (size_t d = 0; d < coord.size(); ++d) o += coord[d] * strides[d];
-  return o;
-}
-
 // Value of a per-tensor (scalar) or per-axis (1-D) parameter for element `i` of a tensor of `shape`.
 struct AxisParam {
   std::vector<double> v;
@@ -47,8 +41,7 @@ Result<AxisParam> axis_param(KernelContext& c, const Tensor& p, const Shape& sha
   if (p.numel() == 1 && p.rank() <= 1) return a;
   if (!axis) return c.error("input `" + name + "` is a vector but `axis` is absent");
   const int64_t r = static_cast<int64_t>(shape.size());
-  int64_t ax = *axis < 0 ? *axis + r : *axis;
-  if (ax < 0 || ax >= r) return c.error("axis " + std::to_string(*axis) + " out of range for rank " + std::to_string(r));
+  IM_ASSIGN_OR_RETURN(const int64_t ax, kutil::normalize_axis(c, *axis, r));
   a.dim = shape[ax];
   for (int64_t d = ax + 1; d < r; ++d) a.inner *= shape[d];
   if (p.numel() != a.dim)
@@ -138,7 +131,7 @@ Result<Tensor> lut_dense(KernelContext& c, const Tensor& indices, const Tensor& 
     oc = coord;
     for (int64_t v = 0; v < vs; ++v) {
       if (vs != 1) oc[va] = coord[va] * vs + v;
-      out.set_f64(ravel(oc, out_strides), lut_vals[static_cast<size_t>(lbase + v)]);
+      out.set_f64(kutil::flat_offset(oc, out_strides), lut_vals[static_cast<size_t>(lbase + v)]);
     }
   }
   return out;

@@ -178,6 +178,23 @@ Status lstm(KernelContext& c) {
 
 // ---- gru / rnn -------------------------------------------------------------------------------------------
 
+// `direction` of gru / rnn: "forward" or "reverse".
+Result<std::string> forward_or_reverse(KernelContext& c) {
+  IM_ASSIGN_OR_RETURN(std::string dir, c.get_string("direction"));
+  if (dir != "forward" && dir != "reverse") return c.error("unknown direction \"" + dir + "\"");
+  return dir;
+}
+
+// Outputs of gru / rnn: the states [s, b, H] in processing order (only the last one, [1, b, H], unless
+// `seq`) and the last state [b, H].
+Status set_single_direction_outputs(KernelContext& c, bool seq, int64_t s, int64_t b, int64_t H, std::vector<double> out,
+                                    const std::vector<double>& hn) {
+  if (!seq) out = hn;
+  c.set_output(0, Tensor::from_f64(kutil::out_dtype(c, 0), {seq ? s : 1, b, H}, out));
+  c.set_output(1, Tensor::from_f64(kutil::out_dtype(c, 1), {b, H}, hn));
+  return Status::Ok();
+}
+
 Status gru(KernelContext& c) {
   IM_ASSIGN_OR_RETURN(SeqInput in, seq_input(c));
   IM_ASSIGN_OR_RETURN(Tensor whh_t, c.tensor("weight_hh"));
@@ -192,8 +209,7 @@ Status gru(KernelContext& c) {
     IM_ASSIGN_OR_RETURN(ibias, optional_vec(c, "input_bias", 3 * H));
     IM_ASSIGN_OR_RETURN(reset_after, c.get_bool("reset_after"));
   }
-  IM_ASSIGN_OR_RETURN(std::string dir, c.get_string("direction"));
-  if (dir != "forward" && dir != "reverse") return c.error("unknown direction \"" + dir + "\"");
+  IM_ASSIGN_OR_RETURN(std::string dir, forward_or_reverse(c));
   IM_ASSIGN_OR_RETURN(bool seq, c.get_bool("output_sequence"));
   IM_ASSIGN_OR_RETURN(Act ra, act_input(c, "recurrent_activation"));
   IM_ASSIGN_OR_RETURN(Act act, act_input(c, "activation"));
@@ -226,10 +242,7 @@ Status gru(KernelContext& c) {
     }
     std::copy(h.begin(), h.end(), hn.begin() + bi * H);
   }
-  if (!seq) out = hn;
-  c.set_output(0, Tensor::from_f64(kutil::out_dtype(c, 0), {seq ? s : 1, b, H}, out));
-  c.set_output(1, Tensor::from_f64(kutil::out_dtype(c, 1), {b, H}, hn));
-  return Status::Ok();
+  return set_single_direction_outputs(c, seq, s, b, H, std::move(out), hn);
 }
 
 Status rnn(KernelContext& c) {
@@ -240,8 +253,7 @@ Status rnn(KernelContext& c) {
   IM_ASSIGN_OR_RETURN(std::vector<double> wih, matrix(c, "weight_ih", H, I));
   IM_ASSIGN_OR_RETURN(std::vector<double> whh, matrix(c, "weight_hh", H, H));
   IM_ASSIGN_OR_RETURN(std::vector<double> bias, optional_vec(c, "bias", H));
-  IM_ASSIGN_OR_RETURN(std::string dir, c.get_string("direction"));
-  if (dir != "forward" && dir != "reverse") return c.error("unknown direction \"" + dir + "\"");
+  IM_ASSIGN_OR_RETURN(std::string dir, forward_or_reverse(c));
   IM_ASSIGN_OR_RETURN(bool seq, c.get_bool("output_sequence"));
   IM_ASSIGN_OR_RETURN(Act act, act_input(c, "activation"));
   IM_ASSIGN_OR_RETURN(std::vector<double> h0, state(c, "initial_h", b, H));
@@ -261,10 +273,7 @@ Status rnn(KernelContext& c) {
     }
     std::copy(h.begin(), h.end(), hn.begin() + bi * H);
   }
-  if (!seq) out = hn;
-  c.set_output(0, Tensor::from_f64(kutil::out_dtype(c, 0), {seq ? s : 1, b, H}, out));
-  c.set_output(1, Tensor::from_f64(kutil::out_dtype(c, 1), {b, H}, hn));
-  return Status::Ok();
+  return set_single_direction_outputs(c, seq, s, b, H, std::move(out), hn);
 }
 
 }  // namespace

@@ -19,12 +19,6 @@ using mil::DType;
 using mil::Shape;
 using mil::Tensor;
 
-Result<int64_t> norm_axis(const KernelContext& c, int64_t axis, int64_t rank) {
-  if (axis < -rank || axis >= rank)
-    return c.error("axis " + std::to_string(axis) + " out of range for rank " + std::to_string(rank));
-  return axis < 0 ? axis + rank : axis;
-}
-
 // Wraps an int64 into the range of an integer dtype (two's complement, like numpy astype).
 int64_t wrap_to(DType dt, int64_t v) {
   switch (dt) {
@@ -53,7 +47,7 @@ Result<Grouping> group_axes(KernelContext& c, const Shape& in) {
   if (c.has("axes")) {
     IM_ASSIGN_OR_RETURN(std::vector<int64_t> axes, c.get_ints("axes"));
     for (int64_t a : axes) {
-      IM_ASSIGN_OR_RETURN(int64_t n, norm_axis(c, a, rank));
+      IM_ASSIGN_OR_RETURN(int64_t n, kutil::normalize_axis(c, a, rank));
       reduced[static_cast<size_t>(n)] = true;
     }
   } else {
@@ -77,10 +71,7 @@ Result<Grouping> group_axes(KernelContext& c, const Shape& in) {
     for (size_t d = 0; d < in.size(); ++d)
       if (!reduced[d]) o += coord[d] * ks[d];
     g.group_of[static_cast<size_t>(i)] = o;
-    for (int d = static_cast<int>(in.size()) - 1; d >= 0; --d) {
-      if (++coord[static_cast<size_t>(d)] < in[static_cast<size_t>(d)]) break;
-      coord[static_cast<size_t>(d)] = 0;
-    }
+    kutil::next_coord(coord, in);
   }
   return g;
 }
@@ -214,7 +205,7 @@ KernelFn reduce_arg_kernel(bool is_max) {
     IM_ASSIGN_OR_RETURN(Tensor x, c.tensor("x"));
     IM_ASSIGN_OR_RETURN(int64_t axis_in, c.get_int("axis"));
     IM_ASSIGN_OR_RETURN(bool keep, c.get_bool("keep_dims"));
-    IM_ASSIGN_OR_RETURN(int64_t axis, norm_axis(c, axis_in, x.rank()));
+    IM_ASSIGN_OR_RETURN(int64_t axis, kutil::normalize_axis(c, axis_in, x.rank()));
     const AxisLines l = lines_of(x.shape(), axis);
     if (l.n == 0) return c.error("arg-reduction over an empty axis");
     const auto v = x.to_f64();
@@ -240,7 +231,7 @@ Status argsort_kernel(KernelContext& c) {
   IM_ASSIGN_OR_RETURN(Tensor x, c.tensor("x"));
   IM_ASSIGN_OR_RETURN(int64_t axis_in, c.get_int("axis"));
   IM_ASSIGN_OR_RETURN(bool ascending, c.get_bool("ascending"));
-  IM_ASSIGN_OR_RETURN(int64_t axis, norm_axis(c, axis_in, x.rank()));
+  IM_ASSIGN_OR_RETURN(int64_t axis, kutil::normalize_axis(c, axis_in, x.rank()));
   const AxisLines l = lines_of(x.shape(), axis);
   const auto v = x.to_f64();
   std::vector<int64_t> out(static_cast<size_t>(x.numel()));
@@ -259,7 +250,7 @@ Status topk_kernel(KernelContext& c) {
   IM_ASSIGN_OR_RETURN(int64_t k, c.get_int("k"));
   IM_ASSIGN_OR_RETURN(int64_t axis_in, c.get_int("axis"));
   IM_ASSIGN_OR_RETURN(bool ascending, c.get_bool("ascending"));
-  IM_ASSIGN_OR_RETURN(int64_t axis, norm_axis(c, axis_in, x.rank()));
+  IM_ASSIGN_OR_RETURN(int64_t axis, kutil::normalize_axis(c, axis_in, x.rank()));
   const AxisLines l = lines_of(x.shape(), axis);
   if (k == -1) k = l.n;
   if (k < 1 || k > l.n)
@@ -288,7 +279,7 @@ Status cumsum_kernel(KernelContext& c) {
   IM_ASSIGN_OR_RETURN(int64_t axis_in, c.get_int("axis"));
   IM_ASSIGN_OR_RETURN(bool exclusive, c.get_bool("exclusive"));
   IM_ASSIGN_OR_RETURN(bool reverse, c.get_bool("reverse"));
-  IM_ASSIGN_OR_RETURN(int64_t axis, norm_axis(c, axis_in, x.rank()));
+  IM_ASSIGN_OR_RETURN(int64_t axis, kutil::normalize_axis(c, axis_in, x.rank()));
   const AxisLines l = lines_of(x.shape(), axis);
   const DType odt = kutil::out_dtype(c);
   if (mil::is_int(x.dtype())) {

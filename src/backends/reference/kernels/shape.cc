@@ -25,12 +25,6 @@ using mil::Tensor;
 
 std::string ints_str(const std::vector<int64_t>& v) { return mil::shape_to_string(v); }
 
-Result<int64_t> norm_axis(const KernelContext& c, const std::string& what, int64_t axis, int64_t rank) {
-  if (axis < -rank || axis >= rank)
-    return c.error(what + " " + std::to_string(axis) + " out of range for rank " + std::to_string(rank));
-  return axis < 0 ? axis + rank : axis;
-}
-
 // Element copies between tensors of one dtype (bytes, or strings).
 class Copier {
  public:
@@ -77,18 +71,9 @@ Tensor map_elements(const Tensor& x, const Shape& shape, F src_of, const Tensor*
     const int64_t s = src_of(coord);
     if (s >= 0) copy(i, s);
     else if (fill_copy) (*fill_copy)(i, 0);
-    for (int d = static_cast<int>(shape.size()) - 1; d >= 0; --d) {
-      if (++coord[static_cast<size_t>(d)] < shape[static_cast<size_t>(d)]) break;
-      coord[static_cast<size_t>(d)] = 0;
-    }
+    kutil::next_coord(coord, shape);
   }
   return out;
-}
-
-int64_t flat(const std::vector<int64_t>& coord, const std::vector<int64_t>& strides) {
-  int64_t f = 0;
-  for (size_t i = 0; i < coord.size(); ++i) f += coord[i] * strides[i];
-  return f;
 }
 
 Status set_reshaped(KernelContext& c, const Tensor& x, const Shape& shape) {
@@ -173,7 +158,7 @@ Status k_expand_dims(KernelContext& c) {
   const int64_t out_rank = x.rank() + static_cast<int64_t>(axes.size());
   std::vector<bool> is_new(static_cast<size_t>(out_rank), false);
   for (int64_t a : axes) {
-    IM_ASSIGN_OR_RETURN(int64_t n, norm_axis(c, "axis", a, out_rank));
+    IM_ASSIGN_OR_RETURN(int64_t n, kutil::normalize_axis(c, a, out_rank));
     if (is_new[static_cast<size_t>(n)]) return c.error("axes " + ints_str(axes) + " repeat an axis");
     is_new[static_cast<size_t>(n)] = true;
   }
@@ -189,7 +174,7 @@ Status k_squeeze(KernelContext& c) {
   if (c.has("axes")) {
     IM_ASSIGN_OR_RETURN(std::vector<int64_t> axes, c.get_ints("axes"));
     for (int64_t a : axes) {
-      IM_ASSIGN_OR_RETURN(int64_t n, norm_axis(c, "axis", a, x.rank()));
+      IM_ASSIGN_OR_RETURN(int64_t n, kutil::normalize_axis(c, a, x.rank()));
       // coreml-format.md §5.1: listed dims that are not 1 are left in place
       if (x.dim(static_cast<int>(n)) == 1) drop[static_cast<size_t>(n)] = true;
     }
@@ -220,7 +205,7 @@ Status k_transpose(KernelContext& c) {
   if (static_cast<int64_t>(perm.size()) != r) return c.error("perm " + ints_str(perm) + " must have rank(x) entries");
   std::vector<bool> seen(static_cast<size_t>(r), false);
   for (auto& p : perm) {
-    IM_ASSIGN_OR_RETURN(p, norm_axis(c, "perm entry", p, r));
+    IM_ASSIGN_OR_RETURN(p, kutil::normalize_axis(c, p, r, "perm entry"));
     if (seen[static_cast<size_t>(p)]) return c.error("perm " + ints_str(perm) + " is not a permutation");
     seen[static_cast<size_t>(p)] = true;
   }
@@ -263,7 +248,7 @@ Status k_concat(KernelContext& c) {
     c.set_output(0, std::move(out));
     return Status::Ok();
   }
-  IM_ASSIGN_OR_RETURN(axis, norm_axis(c, "axis", axis, r));
+  IM_ASSIGN_OR_RETURN(axis, kutil::normalize_axis(c, axis, r));
   Shape out_shape = vs[0].shape();
   out_shape[static_cast<size_t>(axis)] = 0;
   for (const auto& v : vs) {
@@ -305,7 +290,7 @@ Status k_stack(KernelContext& c) {
   IM_ASSIGN_OR_RETURN(int64_t axis, c.get_int("axis"));
   for (const auto& v : vs)
     if (v.shape() != vs[0].shape()) return c.error("all values must have the same shape");
-  IM_ASSIGN_OR_RETURN(axis, norm_axis(c, "axis", axis, vs[0].rank() + 1));
+  IM_ASSIGN_OR_RETURN(axis, kutil::normalize_axis(c, axis, vs[0].rank() + 1));
   Shape out_shape = vs[0].shape();
   out_shape.insert(out_shape.begin() + axis, static_cast<int64_t>(vs.size()));
   int64_t outer = 1;
@@ -327,7 +312,7 @@ Status k_stack(KernelContext& c) {
 Status k_split(KernelContext& c) {
   IM_ASSIGN_OR_RETURN(Tensor x, c.tensor("x"));
   IM_ASSIGN_OR_RETURN(int64_t axis, c.get_int("axis"));
-  IM_ASSIGN_OR_RETURN(axis, norm_axis(c, "axis", axis, x.rank()));
+  IM_ASSIGN_OR_RETURN(axis, kutil::normalize_axis(c, axis, x.rank()));
   const int64_t d = x.dim(static_cast<int>(axis));
   std::vector<int64_t> sizes;
   if (c.has("split_sizes")) {
@@ -435,7 +420,7 @@ Status k_reverse(KernelContext& c) {
   if (c.has("axes")) {
     IM_ASSIGN_OR_RETURN(std::vector<int64_t> axes, c.get_ints("axes"));
     for (int64_t a : axes) {
-      IM_ASSIGN_OR_RETURN(int64_t n, norm_axis(c, "axis", a, x.rank()));
+      IM_ASSIGN_OR_RETURN(int64_t n, kutil::normalize_axis(c, a, x.rank()));
       rev[static_cast<size_t>(n)] = true;
     }
   }
@@ -453,8 +438,8 @@ Status k_reverse_sequence(KernelContext& c) {
   IM_ASSIGN_OR_RETURN(std::vector<int64_t> lengths, c.get_ints("lengths"));
   IM_ASSIGN_OR_RETURN(int64_t seq, c.get_int("seq_axis"));
   IM_ASSIGN_OR_RETURN(int64_t batch, c.get_int("batch_axis"));
-  IM_ASSIGN_OR_RETURN(seq, norm_axis(c, "seq_axis", seq, x.rank()));
-  IM_ASSIGN_OR_RETURN(batch, norm_axis(c, "batch_axis", batch, x.rank()));
+  IM_ASSIGN_OR_RETURN(seq, kutil::normalize_axis(c, seq, x.rank(), "seq_axis"));
+  IM_ASSIGN_OR_RETURN(batch, kutil::normalize_axis(c, batch, x.rank(), "batch_axis"));
   if (seq == batch) return c.error("seq_axis and batch_axis must differ");
   const size_t s = static_cast<size_t>(seq), b = static_cast<size_t>(batch);
   if (static_cast<int64_t>(lengths.size()) != x.shape()[b])
@@ -464,7 +449,7 @@ Status k_reverse_sequence(KernelContext& c) {
       return c.error("lengths " + ints_str(lengths) + " must lie in [0, " + std::to_string(x.shape()[s]) + "]");
   const auto st = kutil::strides_of(x.shape());
   c.set_output(0, map_elements(x, x.shape(), [&](const std::vector<int64_t>& co) {
-                 int64_t f = flat(co, st);
+                 int64_t f = kutil::flat_offset(co, st);
                  const int64_t l = lengths[static_cast<size_t>(co[b])];
                  if (co[s] < l) f += (l - 1 - 2 * co[s]) * st[s];
                  return f;
@@ -573,10 +558,7 @@ Status k_slice_update(KernelContext& c) {
   std::vector<int64_t> co(shape.size(), 0);
   for (int64_t i = 0; i < upd.numel(); ++i) {
     copy(slice_source(sl, st, co), i);
-    for (int d = static_cast<int>(shape.size()) - 1; d >= 0; --d) {
-      if (++co[static_cast<size_t>(d)] < shape[static_cast<size_t>(d)]) break;
-      co[static_cast<size_t>(d)] = 0;
-    }
+    kutil::next_coord(co, shape);
   }
   c.set_output(0, std::move(out));
   return Status::Ok();
@@ -686,7 +668,7 @@ Status k_band_part(KernelContext& c) {
                       [&](const std::vector<int64_t>& co) -> int64_t {
                         const int64_t m = co[static_cast<size_t>(r - 2)], n = co[static_cast<size_t>(r - 1)];
                         const bool keep = (lower < 0 || m - n <= lower) && (upper < 0 || n - m <= upper);
-                        return keep ? flat(co, st) : -1;
+                        return keep ? kutil::flat_offset(co, st) : -1;
                       },
                       &zero));
   return Status::Ok();
@@ -700,7 +682,7 @@ Status k_one_hot(KernelContext& c) {
   IM_ASSIGN_OR_RETURN(Tensor off, c.tensor("off_value"));
   if (depth < 0) return c.error("one_hot_vector_size must be non-negative, got " + std::to_string(depth));
   if (on.numel() != 1 || off.numel() != 1) return c.error("on_value and off_value must be scalars");
-  IM_ASSIGN_OR_RETURN(axis, norm_axis(c, "axis", axis, idx.rank() + 1));
+  IM_ASSIGN_OR_RETURN(axis, kutil::normalize_axis(c, axis, idx.rank() + 1));
   const DType dt = kutil::out_dtype(c);
   const Tensor on_s = scalar_like(on, dt), off_s = scalar_like(off, dt);
   Shape out_shape = idx.shape();
@@ -717,10 +699,7 @@ Status k_one_hot(KernelContext& c) {
     // An index outside [0, depth) gives an all-off vector (tf.one_hot, which coremltools follows).
     if (vals[static_cast<size_t>(f)] == co[static_cast<size_t>(axis)]) put_on(i, 0);
     else put_off(i, 0);
-    for (int d = static_cast<int>(co.size()) - 1; d >= 0; --d) {
-      if (++co[static_cast<size_t>(d)] < out_shape[static_cast<size_t>(d)]) break;
-      co[static_cast<size_t>(d)] = 0;
-    }
+    kutil::next_coord(co, out_shape);
   }
   c.set_output(0, std::move(out));
   return Status::Ok();
@@ -752,7 +731,7 @@ Status k_sliding_windows(KernelContext& c) {
   IM_ASSIGN_OR_RETURN(int64_t axis, c.get_int("axis"));
   IM_ASSIGN_OR_RETURN(int64_t size, c.get_int("size"));
   IM_ASSIGN_OR_RETURN(int64_t stride, c.get_int("stride"));
-  IM_ASSIGN_OR_RETURN(axis, norm_axis(c, "axis", axis, x.rank()));
+  IM_ASSIGN_OR_RETURN(axis, kutil::normalize_axis(c, axis, x.rank()));
   const size_t a = static_cast<size_t>(axis);
   const int64_t d = x.shape()[a];
   if (size <= 0 || stride <= 0 || size > d)
@@ -892,7 +871,7 @@ Status k_crop(KernelContext& c) {
     return c.error("crops " + ints_str(ch) + " / " + ints_str(cw) + " invalid for x " + mil::shape_to_string(x.shape()));
   const auto st = kutil::strides_of(x.shape());
   c.set_output(0, map_elements(x, out, [&](const std::vector<int64_t>& co) {
-                 int64_t f = flat(co, st);
+                 int64_t f = kutil::flat_offset(co, st);
                  return f + ch[0] * st[h] + cw[0] * st[w];
                }));
   return Status::Ok();
