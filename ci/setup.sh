@@ -5,7 +5,9 @@ PKGS=(build-essential cmake ninja-build pkg-config
       libgtest-dev libgmock-dev libbenchmark-dev
       libprotobuf-dev protobuf-compiler nlohmann-json3-dev
       libeigen3-dev libopenblas-dev
-      python3-numpy python3-torch)
+      libonnx-dev python3-onnx
+      python3-numpy python3-torch
+      libsentencepiece-dev sentencepiece)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/onnx_conformance_command.h"
 #include "harness/op_eval_command.h"
 
 int main(int argc, char** argv) {
@@ -10,7 +11,8 @@ int main(int argc, char** argv) {
   const char* usage =
       "usage: mill-harness <command> [options]\n"
       "commands:\n"
-      "  op-eval    run the op-support eval suite and write reports/op-matrix.{md,json}\n";
+      "  op-eval    run the op-support eval suite and write reports/op-matrix.{md,json}\n"
+      "  onnx-conformance  run ONNX backend node tests through the ONNX frontend + reference interpreter\n";
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {
     std::cout << usage;
     return args.empty() ? 2 : 0;
@@ -18,6 +20,7 @@ int main(int argc, char** argv) {
   const std::string cmd = args[0];
   args.erase(args.begin());
   if (cmd == "op-eval") return ironmill::harness::op_eval_command(args);
+  if (cmd == "onnx-conformance") return ironmill::harness::onnx_conformance_command(args);
   std::cerr << "mill-harness: unknown command `" << cmd << "`\n" << usage;
   return 2;
 }

@@ -11,6 +11,9 @@
 #include "mil/text.h"
 #include "mil/verifier.h"
 
+int cmd_inspect(const std::vector<std::string>& args);  // onnx_inspect.cc
+int cmd_tokenize(const std::vector<std::string>& args);  // tokenize_command.cc
+
 namespace {
 
 const char* kUsage =
@@ -18,7 +21,10 @@ const char* kUsage =
     "commands:\n"
     "  ops [--json]                      list the registered MIL ops (name, family, first opset)\n"
     "  verify FILE.mil                   parse and verify a MIL text program\n"
-    "  print FILE.mil [--dialect 1.0|1.3] parse, verify and print a MIL text program\n";
+    "  print FILE.mil [--dialect 1.0|1.3] parse, verify and print a MIL text program\n"
+    "  inspect MODEL.onnx [--format json] inputs, outputs, op histogram, parameter count of an ONNX model\n"
+    "  tokenize MODEL_DIR [--text S | --file F] [--count] [--format json]\n"
+    "                                    encode text with the model's tokenizer; print ids or their count\n";
 
 ironmill::Result<ironmill::mil::Program> load(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -83,6 +89,8 @@ int main(int argc, char** argv) {
   if (cmd == "ops") return cmd_ops(args);
   if (cmd == "verify") return cmd_verify(args, false);
   if (cmd == "print") return cmd_verify(args, true);
+  if (cmd == "inspect") return cmd_inspect(args);
+  if (cmd == "tokenize") return cmd_tokenize(args);
   std::cerr << "ironmill: unknown command `" << cmd << "`\n" << kUsage;
   return 2;
 }

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Fetches llama.cpp through npm (node-llama-cpp ships its full source as a git bundle) and builds only
+# ggml (ggml-base + ggml-cpu, static, GGML_NATIVE=OFF so results do not depend on this CPU; ggml-base,
+# which holds the reference quantizers llama-quantize uses, never gets -march flags anyway). Idempotent:
+# each step is skipped when its output already exists. The version is pinned so the oracle is stable
+# (node-llama-cpp 3.22.1 bundles llama.cpp de3ff815, ggml 0.25.1); override with NODE_LLAMA_CPP_VERSION. The GGUF oracle test links these libraries
+# (tests/formats/oracle/); CMake looks for them under peers/llama.cpp/build-ggml at configure time.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+PEERS="$ROOT/peers"
+JOBS="${JOBS:-2}"
+VERSION="${NODE_LLAMA_CPP_VERSION:-3.22.1}"
+mkdir -p "$PEERS"
+cd "$PEERS"
+
+BUNDLE="$PEERS/node_modules/node-llama-cpp/llama/gitRelease.bundle"
+if [ ! -f "$BUNDLE" ]; then
+  command -v npm >/dev/null || { echo "setup_peers: npm not found (node-llama-cpp ships llama.cpp's source)" >&2; exit 1; }
+  echo "setup_peers: npm install node-llama-cpp (no optional binaries)"
+  [ -f package.json ] || npm init -y >/dev/null
+  npm install --omit=optional --no-audit --no-fund "node-llama-cpp@$VERSION" "@node-llama-cpp/linux-x64@$VERSION"
+fi
+
+if [ ! -d "$PEERS/llama.cpp/.git" ]; then
+  echo "setup_peers: cloning llama.cpp from $BUNDLE"
+  rm -rf "$PEERS/llama.cpp"
+  git -c advice.detachedHead=false clone --quiet "$BUNDLE" "$PEERS/llama.cpp"
+fi
+echo "setup_peers: llama.cpp at $(git -C "$PEERS/llama.cpp" rev-parse HEAD)"
+
+BUILD="$PEERS/llama.cpp/build-ggml"
+if [ ! -f "$BUILD/lib/libggml-base.a" ] || [ ! -f "$BUILD/lib/libggml-cpu.a" ]; then
+  echo "setup_peers: building ggml-base + ggml-cpu (-j$JOBS)"
+  # Configured from the llama.cpp root (its ggml/ folder is not a standalone project: no ggml.pc.in),
+  # but only the ggml targets are built: no llama, tools, network or OpenMP (the oracle is single-threaded).
+  cmake -S "$PEERS/llama.cpp" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+        -DBUILD_SHARED_LIBS=OFF -DGGML_NATIVE=OFF -DGGML_OPENMP=OFF -DGGML_LLAMAFILE=OFF -DGGML_CCACHE=OFF \
+        -DLLAMA_BUILD_COMMON=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+        -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_CURL=OFF \
+        -DCMAKE_ARCHIVE_OUTPUT_DIRECTORY="$BUILD/lib" -DCMAKE_POSITION_INDEPENDENT_CODE=ON >/dev/null
+  cmake --build "$BUILD" -j"$JOBS" --target ggml-base ggml-cpu
+fi
+ls -l "$BUILD/lib/"libggml-base.a "$BUILD/lib/"libggml-cpu.a
+echo "setup_peers: done"
