@@ -5,6 +5,9 @@
 # each step is skipped when its output already exists. The version is pinned so the oracle is stable
 # (node-llama-cpp 3.22.1 bundles llama.cpp de3ff815, ggml 0.25.1); override with NODE_LLAMA_CPP_VERSION. The GGUF oracle test links these libraries
 # (tests/formats/oracle/); CMake looks for them under peers/llama.cpp/build-ggml at configure time.
+# The same build dir also holds llama.cpp's `llama` library (lib/libllama.a, static, with libggml.a) and the
+# `llama-tokenize` and `llama-perplexity` tools (bin/), used by the tokenizer cross-check, the GGUF export
+# oracle test and the perplexity cross-check. GGML_NATIVE=OFF keeps them portable (slower than -march=native).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PEERS="$ROOT/peers"
@@ -29,16 +32,26 @@ fi
 echo "setup_peers: llama.cpp at $(git -C "$PEERS/llama.cpp" rev-parse HEAD)"
 
 BUILD="$PEERS/llama.cpp/build-ggml"
-if [ ! -f "$BUILD/lib/libggml-base.a" ] || [ ! -f "$BUILD/lib/libggml-cpu.a" ]; then
-  echo "setup_peers: building ggml-base + ggml-cpu (-j$JOBS)"
-  # Configured from the llama.cpp root (its ggml/ folder is not a standalone project: no ggml.pc.in),
-  # but only the ggml targets are built: no llama, tools, network or OpenMP (the oracle is single-threaded).
+configure() {
+  # Configured from the llama.cpp root (its ggml/ folder is not a standalone project: no ggml.pc.in).
+  # Only what we need: ggml, llama, common (the tools need it), the tools; no tests, examples, server,
+  # network or OpenMP (the oracle is single-threaded). Re-running it with the same options rebuilds nothing.
   cmake -S "$PEERS/llama.cpp" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
         -DBUILD_SHARED_LIBS=OFF -DGGML_NATIVE=OFF -DGGML_OPENMP=OFF -DGGML_LLAMAFILE=OFF -DGGML_CCACHE=OFF \
-        -DLLAMA_BUILD_COMMON=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+        -DLLAMA_BUILD_COMMON=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_EXAMPLES=OFF \
         -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_CURL=OFF \
-        -DCMAKE_ARCHIVE_OUTPUT_DIRECTORY="$BUILD/lib" -DCMAKE_POSITION_INDEPENDENT_CODE=ON >/dev/null
-  cmake --build "$BUILD" -j"$JOBS" --target ggml-base ggml-cpu
+        -DLLAMA_BUILD_MTMD=OFF -DLLAMA_LLGUIDANCE=OFF \
+        -DCMAKE_ARCHIVE_OUTPUT_DIRECTORY="$BUILD/lib" -DCMAKE_RUNTIME_OUTPUT_DIRECTORY="$BUILD/bin" \
+        -DCMAKE_POSITION_INDEPENDENT_CODE=ON >/dev/null
+}
+NEED=("$BUILD/lib/libggml-base.a" "$BUILD/lib/libggml-cpu.a" "$BUILD/lib/libggml.a" "$BUILD/lib/libllama.a"
+      "$BUILD/bin/llama-tokenize" "$BUILD/bin/llama-perplexity")
+missing=0
+for f in "${NEED[@]}"; do [ -f "$f" ] || missing=1; done
+if [ "$missing" = 1 ]; then
+  echo "setup_peers: building ggml-base ggml-cpu ggml llama llama-tokenize llama-perplexity (-j$JOBS; ~4 min on 2 cores)"
+  configure
+  cmake --build "$BUILD" -j"$JOBS" --target ggml-base ggml-cpu ggml llama llama-tokenize llama-perplexity
 fi
-ls -l "$BUILD/lib/"libggml-base.a "$BUILD/lib/"libggml-cpu.a
+ls -l "${NEED[@]}"
 echo "setup_peers: done"
