@@ -24,6 +24,13 @@ if [ ! -f "$BUNDLE" ]; then
   npm install --omit=optional --no-audit --no-fund "node-llama-cpp@$VERSION" "@node-llama-cpp/linux-x64@$VERSION"
 fi
 
+# onnxruntime (bench/peers/onnx_node_tests_peer.py): --ignore-scripts, its install script downloads from an
+# unreachable host; the npm package already ships libonnxruntime.so.
+if [ ! -d "$PEERS/node_modules/onnxruntime-node" ]; then
+  echo "setup_peers: npm install onnxruntime-node (--ignore-scripts)"
+  npm install --ignore-scripts --no-audit --no-fund onnxruntime-node@1.30.0
+fi
+
 if [ ! -d "$PEERS/llama.cpp/.git" ]; then
   echo "setup_peers: cloning llama.cpp from $BUNDLE"
   rm -rf "$PEERS/llama.cpp"

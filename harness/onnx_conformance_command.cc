@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -29,8 +30,20 @@ namespace {
 const char* kUsage =
     "usage: mill-harness onnx-conformance [--data DIR] [--json FILE] [--md FILE] [--filter SUBSTR] [--min-pass N] [--quiet]\n"
     "  DIR holds ONNX backend node tests (DIR/test_*/model.onnx + test_data_set_0/); generate them with\n"
-    "  /usr/bin/python3 tools/gen_onnx_node_tests.py -o OUT (then DIR = OUT/node).\n"
+    "  /usr/bin/python3 tools/gen_onnx_node_tests.py -o OUT (then DIR = OUT/node). Without --data they are\n"
+    "  generated into $TMPDIR/ironmill-onnx-node-tests (needs python3-onnx).\n"
     "  Writes reports/onnx-conformance.{json,md}. Exit 1 when fewer than N tests pass (default 0).\n";
+
+// Tests whose stored expectation contradicts their own model (checked against ONNX's generator source);
+// a failure there keeps the verdict "fail" and says why.
+const std::map<std::string, std::string>& known_test_data_defects() {
+  static const std::map<std::string, std::string> m = {
+      {"test_adam_multiple",
+       "known ONNX 1.12 test-data defect: the expectation was computed with epsilon=1e-2 (adam.py), but the node "
+       "carries no epsilon attribute, so the spec default 1e-6 applies; with 1e-6 ONNX's own apply_adam gives our value"},
+  };
+  return m;
+}
 
 // ONNX backend-test rule: numpy.testing.assert_allclose(rtol=1e-3, atol=1e-7); exact for non-floats.
 constexpr double kRtol = 1e-3, kAtol = 1e-7;
@@ -38,6 +51,7 @@ constexpr double kRtol = 1e-3, kAtol = 1e-7;
 struct TestResult {
   std::string name, op, verdict, message;
   std::vector<std::string> frozen;
+  bool fp64_narrowed = false;  // fp64 values were converted as fp32 (judged against the fp64 expectation)
   double max_abs_err = 0;
 };
 
@@ -119,6 +133,7 @@ TestResult run_test(const fs::path& dir, backends::Backend& backend) {
     wanted = detail.needs_constant;
   }
   for (const auto& [n, _] : opts.frozen_inputs) r.frozen.push_back(n);
+  if (imported.ok()) r.fp64_narrowed = imported->fp64_narrowed;
   if (!imported.ok()) {
     r.verdict = imported.status().code() == ErrorCode::kUnsupported ? "unsupported" : "fail";
     r.message = imported.status().message();
@@ -179,6 +194,8 @@ std::string md_escape(std::string s) {
 
 // Groups failure messages by their reason (node names and values stripped) for the summary.
 std::string reason_key(const std::string& msg) {
+  auto known = msg.find(" -- known ");
+  if (known != std::string::npos) return msg.substr(known + 4, 120);
   std::string m = msg;
   auto colon = m.find("): ");
   if (m.rfind("node '", 0) == 0 && colon != std::string::npos) m = m.substr(colon + 3);
@@ -209,7 +226,20 @@ int onnx_conformance_command(const std::vector<std::string>& args) {
     else if (args[i] == "-h" || args[i] == "--help") { std::cout << kUsage; return 0; }
     else { std::cerr << "mill-harness onnx-conformance: unknown argument " << args[i] << "\n" << kUsage; return 2; }
   }
-  if (data_dir.empty()) { std::cerr << "mill-harness onnx-conformance: --data DIR is required\n" << kUsage; return 2; }
+  if (data_dir.empty()) {
+    // Generate ONNX's node tests with Debian's python3-onnx (tools/gen_onnx_node_tests.py).
+    fs::path out = fs::temp_directory_path() / "ironmill-onnx-node-tests";
+    data_dir = (out / "node").string();
+    if (!fs::exists(data_dir)) {
+      std::string cmd = "/usr/bin/python3 '" + std::string(IRONMILL_SOURCE_DIR) + "/tools/gen_onnx_node_tests.py' -o '" +
+                        out.string() + "' > /dev/null";
+      std::cerr << "mill-harness onnx-conformance: generating the node tests into " << out.string() << "\n";
+      if (std::system(cmd.c_str()) != 0) {
+        std::cerr << "mill-harness onnx-conformance: generating the node tests failed (python3-onnx missing?); pass --data DIR\n";
+        return 2;
+      }
+    }
+  }
   std::vector<fs::path> dirs;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(data_dir, ec))
@@ -223,7 +253,12 @@ int onnx_conformance_command(const std::vector<std::string>& args) {
   if (!backend.ok()) { std::cerr << backend.status().message() << "\n"; return 2; }
   auto t0 = std::chrono::steady_clock::now();
   std::vector<TestResult> results;
-  for (const auto& d : dirs) results.push_back(run_test(d, **backend));
+  for (const auto& d : dirs) {
+    results.push_back(run_test(d, **backend));
+    auto& r = results.back();
+    auto defect = known_test_data_defects().find(r.name);
+    if (r.verdict == "fail" && defect != known_test_data_defects().end()) r.message += " -- " + defect->second;
+  }
   // Expanded tests (function bodies) are grouped under the op of their plain sibling.
   std::map<std::string, std::string> op_of;
   for (const auto& r : results) if (!r.op.empty()) op_of[r.name] = r.op;
@@ -239,7 +274,7 @@ int onnx_conformance_command(const std::vector<std::string>& args) {
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-  struct Tally { int pass = 0, pass_frozen = 0, fail = 0, unsupported = 0; };
+  struct Tally { int pass = 0, pass_frozen = 0, pass_fp64 = 0, fail = 0, unsupported = 0; };
   std::map<std::string, Tally> per_op;
   std::map<std::string, int> unsupported_reasons, fail_reasons;
   Tally total;
@@ -248,6 +283,7 @@ int onnx_conformance_command(const std::vector<std::string>& args) {
     if (r.verdict == "pass") {
       ++t.pass; ++total.pass;
       if (!r.frozen.empty()) { ++t.pass_frozen; ++total.pass_frozen; }
+      if (r.fp64_narrowed) { ++t.pass_fp64; ++total.pass_fp64; }
     } else if (r.verdict == "unsupported") {
       ++t.unsupported; ++total.unsupported; ++unsupported_reasons[reason_key(r.message)];
     } else {
@@ -262,14 +298,15 @@ int onnx_conformance_command(const std::vector<std::string>& args) {
   j["data_dir"] = data_dir;
   j["rule"] = {{"rtol", kRtol}, {"atol", kAtol}, {"integers", "exact"}};
   j["totals"] = {{"tests", n}, {"pass", total.pass}, {"pass_with_frozen_inputs", total.pass_frozen},
-                 {"fail", total.fail}, {"unsupported", total.unsupported}};
+                 {"pass_with_fp64_as_fp32", total.pass_fp64}, {"fail", total.fail}, {"unsupported", total.unsupported}};
   j["per_op"] = json::object();
   for (const auto& [op, t] : per_op)
-    j["per_op"][op] = {{"pass", t.pass}, {"pass_with_frozen_inputs", t.pass_frozen}, {"fail", t.fail}, {"unsupported", t.unsupported}};
+    j["per_op"][op] = {{"pass", t.pass}, {"pass_with_frozen_inputs", t.pass_frozen},
+                          {"pass_with_fp64_as_fp32", t.pass_fp64}, {"fail", t.fail}, {"unsupported", t.unsupported}};
   j["tests"] = json::array();
   for (const auto& r : results)
     j["tests"].push_back({{"name", r.name}, {"op", r.op}, {"verdict", r.verdict}, {"message", r.message},
-                          {"frozen_inputs", r.frozen}, {"max_abs_err", r.max_abs_err}});
+                          {"frozen_inputs", r.frozen}, {"fp64_as_fp32", r.fp64_narrowed}, {"max_abs_err", r.max_abs_err}});
 
   auto sorted = [](const std::map<std::string, int>& m) {
     std::vector<std::pair<std::string, int>> v(m.begin(), m.end());
@@ -283,7 +320,10 @@ int onnx_conformance_command(const std::vector<std::string>& args) {
      << "judged with ONNX's rule (rtol 1e-3, atol 1e-7; exact for integers and bools).\n\n"
      << "**" << total.pass << " pass / " << total.fail << " fail / " << total.unsupported << " unsupported, of " << n
      << " tests.** " << total.pass_frozen << " of the passes needed graph inputs frozen as constants (a shape, axes, pads or K "
-     << "fed as a graph input, where MIL needs a constant); the JSON lists them per test.\n\n";
+     << "fed as a graph input, where MIL needs a constant); the JSON lists them per test (`frozen_inputs`). "
+     << total.pass_fp64 << " of the passes have fp64 values, which the converter carries as fp32 (MIL / Core ML has no fp64 "
+     << "tensors; coremltools makes the same choice); their fp32 results are judged against the fp64 expectations with the "
+     << "same rule, and the JSON flags them (`fp64_as_fp32`).\n\n";
   md << "## Unsupported: reasons\n\n| reason | tests |\n|---|---|\n";
   for (const auto& [k, v] : sorted(unsupported_reasons)) md << "| " << md_escape(k) << " | " << v << " |\n";
   md << "\n## Failures: reasons\n\n| reason | tests |\n|---|---|\n";
@@ -291,6 +331,7 @@ int onnx_conformance_command(const std::vector<std::string>& args) {
   md << "\n## Per op\n\n| op | pass | fail | unsupported |\n|---|---|---|---|\n";
   for (const auto& [op, t] : per_op)
     md << "| " << md_escape(op) << " | " << t.pass << (t.pass_frozen ? " (" + std::to_string(t.pass_frozen) + " frozen)" : "")
+       << (t.pass_fp64 ? " (" + std::to_string(t.pass_fp64) + " fp64 as fp32)" : "")
        << " | " << t.fail << " | " << t.unsupported << " |\n";
   md << "\n## Failing tests\n\n| test | message |\n|---|---|\n";
   for (const auto& r : results)
@@ -301,8 +342,8 @@ int onnx_conformance_command(const std::vector<std::string>& args) {
   if (!quiet)
     for (const auto& r : results)
       if (r.verdict == "fail") std::cout << "FAIL  " << r.name << "  " << r.message << "\n";
-  std::printf("onnx-conformance: %d pass (%d with frozen inputs), %d fail, %d unsupported of %d tests in %.1f s; wrote %s and %s\n",
-              total.pass, total.pass_frozen, total.fail, total.unsupported, n, secs, json_path.c_str(), md_path.c_str());
+  std::printf("onnx-conformance: %d pass (%d with frozen inputs, %d with fp64 as fp32), %d fail, %d unsupported of %d tests in %.1f s; wrote %s and %s\n",
+              total.pass, total.pass_frozen, total.pass_fp64, total.fail, total.unsupported, n, secs, json_path.c_str(), md_path.c_str());
   if (total.pass < min_pass) {
     std::printf("onnx-conformance: pass count %d is below the committed threshold %d\n", total.pass, min_pass);
     return 1;

@@ -168,22 +168,67 @@ TEST(OnnxImport, RuntimeShapeInputIsReportedForFreezing) {
 TEST(OnnxImport, UnsupportedOpNamesTheNodeAndOpType) {
   ModelBuilder mb;
   mb.input("x", {2, 2});
-  mb.node("Det", {"x"}, {"y"}, "my_det");
+  mb.node("Unique", {"x"}, {"y"}, "my_unique");
   mb.output("y");
   auto r = fr::import_model(mb.load());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), ironmill::ErrorCode::kUnsupported);
-  EXPECT_NE(r.status().message().find("'my_det' (Det)"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("'my_unique' (Unique)"), std::string::npos) << r.status().message();
 }
 
-TEST(OnnxImport, Fp64IsUnsupportedWithAReason) {
+TEST(OnnxImport, Fp64IsCarriedAsFp32AndFlagged) {
   ModelBuilder mb;
   mb.input("x", {2}, onnx::TensorProto::DOUBLE);
   mb.node("Relu", {"x"}, {"y"});
   mb.output("y", onnx::TensorProto::DOUBLE);
   auto r = fr::import_model(mb.load());
-  ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("fp64"), std::string::npos);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(r->fp64_narrowed);
+  EXPECT_EQ(r->inputs[0].type.dtype, DType::kFp32);
+  EXPECT_EQ(run(*r, {f32({2}, {-1.5f, 2.25f})}), (std::vector<double>{0, 2.25}));
+}
+
+TEST(OnnxImport, Fp32ModelIsNotFlaggedAsNarrowed) {
+  ModelBuilder mb;
+  mb.input("x", {2});
+  mb.node("Relu", {"x"}, {"y"});
+  mb.output("y");
+  auto r = fr::import_model(mb.load());
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_FALSE(r->fp64_narrowed);
+}
+
+// NLL by hand: input [2 samples, 3 classes], targets {2, 0}, weights {1, 2, 3}:
+// loss = -(w2 * x[0,2] + w0 * x[1,0]) / (w2 + w0) = -(3 * -0.5 + 1 * -2) / 4 = 0.875.
+TEST(OnnxImport, NegativeLogLikelihoodLossMeanWithWeights) {
+  ModelBuilder mb;
+  mb.input("x", {2, 3});
+  mb.input("t", {2}, onnx::TensorProto::INT64);
+  mb.init_f("w", {3}, {1, 2, 3});
+  mb.node("NegativeLogLikelihoodLoss", {"x", "t", "w"}, {"loss"});
+  mb.output("loss");
+  auto r = fr::import_model(mb.load());
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  auto y = run(*r, {f32({2, 3}, {-1, -1, -0.5f, -2, -1, -1}), Tensor::from_i64(DType::kInt32, {2}, std::vector<int64_t>{2, 0})});
+  ASSERT_EQ(y.size(), 1u);
+  EXPECT_NEAR(y[0], 0.875, 1e-6);
+}
+
+// Resize by hand: [1, 1, 1, 2] -> sizes [1, 1, 1, 4], linear, half_pixel: x_orig = (x + 0.5) / 2 - 0.5
+// = -0.25, 0.25, 0.75, 1.25 -> clamped edges 0 and 10, then 2.5 and 7.5.
+TEST(OnnxImport, ResizeLinearHalfPixel) {
+  ModelBuilder mb;
+  mb.input("x", {1, 1, 1, 2});
+  mb.init_i64("sizes", {1, 1, 1, 4});
+  mb.node("Resize", {"x", "", "", "sizes"}, {"y"});
+  auto* a = mb.g()->mutable_node(0)->add_attribute();
+  a->set_name("mode");
+  a->set_type(onnx::AttributeProto::STRING);
+  a->set_s("linear");
+  mb.output("y");
+  auto r = fr::import_model(mb.load());
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(run(*r, {f32({1, 1, 1, 2}, {0, 10})}), (std::vector<double>{0, 2.5, 7.5, 10}));
 }
 
 TEST(OnnxImport, UnsupportedTableIsConsistent) {

@@ -26,12 +26,8 @@ const std::vector<UnsupportedOp>& unsupported_onnx_ops() {
       // Strings.
       {"StringNormalizer", "string tensors: MIL has no string tensor ops"},
       {"TfIdfVectorizer", "string/n-gram featurizer: no MIL equivalent"},
-      // Training-only ops.
-      {"SoftmaxCrossEntropyLoss", "training loss: not an inference op"},
-      {"NegativeLogLikelihoodLoss", "training loss: not an inference op"},
-      {"Adagrad", "optimizer update (ai.onnx.preview.training): not an inference op"},
-      {"Adam", "optimizer update (ai.onnx.preview.training): not an inference op"},
-      {"Momentum", "optimizer update (ai.onnx.preview.training): not an inference op"},
+      // Training-only ops (the training losses and the Adagrad/Adam/Momentum updates are converted: see
+      // lowering_loss.cc, lowering_misc.cc).
       {"Gradient", "gradient op (ai.onnx.preview.training): not an inference op"},
       // Randomness: outputs cannot match a fixed expectation.
       {"Bernoulli", "random sampling: MIL random ops use their own generator, results are not reproducible"},
@@ -41,33 +37,11 @@ const std::vector<UnsupportedOp>& unsupported_onnx_ops() {
       {"RandomUniformLike", "random sampling: results are not reproducible"},
       {"Multinomial", "random sampling: results are not reproducible"},
       // Signal processing.
-      {"DFT", "Fourier transform: MIL has no FFT op"},
-      {"STFT", "Fourier transform: MIL has no FFT op"},
-      {"MelWeightMatrix", "signal-processing generator: not implemented"},
-      {"BlackmanWindow", "window generator: not implemented (int64 size input, fp64-sensitive)"},
-      {"HammingWindow", "window generator: not implemented (int64 size input, fp64-sensitive)"},
-      {"HannWindow", "window generator: not implemented (int64 size input, fp64-sensitive)"},
-      // Integer-arithmetic quantized ops.
-      {"ConvInteger", "integer-accumulating convolution: MIL conv is float-only"},
-      {"MatMulInteger", "integer-accumulating matmul with uint8 zero points: not implemented"},
-      {"QLinearConv", "quantized convolution with requantization: not implemented"},
-      {"QLinearMatMul", "quantized matmul with requantization: not implemented"},
-      {"DynamicQuantizeLinear", "dynamic quantization: not implemented"},
-      {"BitShift", "bit shifts on unsigned integers: MIL has no shift op and computes integers as int32"},
-      // Recurrent ops.
-      {"RNN", "recurrent op: ONNX gate layout -> MIL rnn/gru/lstm mapping not implemented yet"},
-      {"GRU", "recurrent op: ONNX gate layout -> MIL gru mapping not implemented yet (linear_before_reset differs)"},
-      {"LSTM", "recurrent op: ONNX gate layout -> MIL lstm mapping not implemented yet"},
+      {"MelWeightMatrix", "signal-processing generator (mel filter bank): not implemented"},
       // Ops without a MIL counterpart (and no decomposition written yet).
-      {"Det", "matrix determinant: no MIL op"},
-      {"Compress", "data-dependent output shape from a boolean mask: not implemented"},
       {"Unique", "data-dependent output shapes (four outputs): no MIL op"},
-      {"MaxUnpool", "scatter by pooling indices: not implemented"},
       {"NonMaxSuppression", "MIL non_maximum_suppression returns padded boxes, not ONNX's [N,3] selected indices"},
       {"RoiAlign", "MIL crop_resize sampling differs from ONNX RoiAlign (sampling_ratio averaging)"},
-      {"GridSample", "not implemented (MIL resample exists, mode/padding mapping not written)"},
-      {"Resize", "not implemented yet (coordinate transformation modes need MIL resize/upsample mapping)"},
-      {"Upsample", "deprecated; not implemented (see Resize)"},
       {"LpPool", "MIL has l2_pool only; general p not implemented"},
       {"GlobalLpPool", "MIL has l2_pool only; general p not implemented"},
       {"LpNormalization", "not implemented"},

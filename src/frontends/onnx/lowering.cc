@@ -215,6 +215,75 @@ Status lower_conv_transpose(Ctx& c) {
   return Status::Ok();
 }
 
+// MaxPool through a gather of every window (used for dilations, the Indices output and storage_order,
+// which MIL max_pool lacks): pad with -inf, gather the K window elements of each of the O outputs with
+// a constant index table, reduce_max over K; Indices map reduce_argmax back to flat input positions.
+Status lower_max_pool_by_gather(Ctx& c, const std::string& x) {
+  IM_ASSIGN_OR_RETURN(auto xs, need_static_shape(c, x));
+  const size_t n = xs.size() - 2;
+  auto kernel = c.aints("kernel_shape");
+  if (kernel.size() != n) return c.fail("kernel_shape must have " + std::to_string(n) + " values");
+  if (c.ai("ceil_mode", 0) != 0) return c.fail("ceil_mode=1 together with dilations or the Indices output");
+  auto strides = ints_or(c.aints("strides"), n, 1), dil = ints_or(c.aints("dilations"), n, 1);
+  IM_ASSIGN_OR_RETURN(auto pads, resolve_pads(c, mil::Shape(xs.begin() + 2, xs.end()), kernel, strides, dil));
+  const bool column_major = c.ai("storage_order", 0) != 0;
+  std::vector<int64_t> padded(n), out(n);
+  int64_t P = 1, O = 1, K = 1, in_numel = 1;
+  for (size_t i = 0; i < n; ++i) {
+    padded[i] = xs[2 + i] + pads[2 * i] + pads[2 * i + 1];
+    out[i] = (padded[i] - ((kernel[i] - 1) * dil[i] + 1)) / strides[i] + 1;
+    if (out[i] <= 0) return c.fail("pooling window larger than the padded input");
+    P *= padded[i]; O *= out[i]; K *= kernel[i]; in_numel *= xs[2 + i];
+  }
+  Tensor gidx(DType::kInt32, {O * K}), orig(DType::kInt32, {O * K});
+  std::vector<int64_t> oc(n, 0), kc(n, 0);
+  for (int64_t o = 0; o < O; ++o) {
+    for (int64_t k = 0; k < K; ++k) {
+      int64_t rem_o = o, rem_k = k;
+      for (size_t i = n; i-- > 0;) { oc[i] = rem_o % out[i]; rem_o /= out[i]; kc[i] = rem_k % kernel[i]; rem_k /= kernel[i]; }
+      int64_t flat_p = 0, flat_row = 0, flat_col = 0, stride_col = 1;
+      bool inside = true;
+      for (size_t i = 0; i < n; ++i) {
+        int64_t p = oc[i] * strides[i] + kc[i] * dil[i];
+        flat_p = flat_p * padded[i] + p;
+        int64_t q = p - pads[2 * i];
+        inside = inside && q >= 0 && q < xs[2 + i];
+        flat_row = flat_row * xs[2 + i] + q;
+      }
+      for (size_t i = 0; i < n; ++i) {
+        int64_t q = oc[i] * strides[i] + kc[i] * dil[i] - pads[2 * i];
+        flat_col += q * stride_col;
+        stride_col *= xs[2 + i];
+      }
+      gidx.set_i64(o * K + k, flat_p);
+      orig.set_i64(o * K + k, inside ? (column_major ? flat_col : flat_row) : 0);
+    }
+  }
+  const int64_t N = xs[0], C = xs[1];
+  std::vector<int64_t> mil_pads;
+  for (size_t i = 0; i < n; ++i) { mil_pads.push_back(pads[2 * i]); mil_pads.push_back(pads[2 * i + 1]); }
+  std::vector<int64_t> full_pads = {0, 0, 0, 0};
+  full_pads.insert(full_pads.end(), mil_pads.begin(), mil_pads.end());
+  auto xp = c.op("pad", {{"x", x}, {"pad", ti32(full_pads)}, {"mode", sstr("constant")},
+                         {"constant_val", scalar_like(c, x, -std::numeric_limits<double>::infinity())}});
+  auto g = c.op("gather", {{"x", reshape(c, xp, {N, C, P})}, {"indices", c.b.constant(gidx)}, {"axis", si32(2)}});
+  g = reshape(c, g, {N, C, O, K});
+  std::vector<int64_t> out_shape = {N, C};
+  out_shape.insert(out_shape.end(), out.begin(), out.end());
+  c.set_out(0, reshape(c, c.op("reduce_max", {{"x", g}, {"axes", ti32({3})}, {"keep_dims", sbool(false)}}), out_shape));
+  if (c.has_output(1)) {
+    auto am = c.op("reduce_argmax", {{"x", g}, {"axis", si32(3)}, {"keep_dims", sbool(false)}});  // [N, C, O]
+    std::vector<int64_t> base(static_cast<size_t>(O));
+    for (int64_t o = 0; o < O; ++o) base[static_cast<size_t>(o)] = o * K;
+    auto lin = c.op("add", {{"x", am}, {"y", ti32(base)}});
+    auto flat = c.op("gather", {{"x", c.b.constant(orig)}, {"indices", lin}, {"axis", si32(0)}});  // [N, C, O]
+    Tensor nc(DType::kInt32, {N, C, 1});
+    for (int64_t i = 0; i < N * C; ++i) nc.set_i64(i, i * in_numel);
+    c.set_out(1, reshape(c, c.op("add", {{"x", flat}, {"y", c.b.constant(nc)}}), out_shape));
+  }
+  return Status::Ok();
+}
+
 Lowering pool(bool is_max) {
   return {[is_max](Ctx& c) -> Status {
             IN(x_in, 0);
@@ -223,6 +292,12 @@ Lowering pool(bool is_max) {
             std::string x = in_dt == DType::kInt32 ? cast(c, x_in, DType::kFp32) : x_in;
             IM_ASSIGN_OR_RETURN(auto xs, need_static_shape(c, x));
             const size_t n = xs.size() - 2;
+            auto dil_attr = c.aints("dilations");
+            bool dilated = std::any_of(dil_attr.begin(), dil_attr.end(), [](int64_t d) { return d != 1; });
+            if (is_max && (dilated || c.has_output(1) || c.ai("storage_order", 0) != 0)) {
+              IM_RETURN_IF_ERROR(lower_max_pool_by_gather(c, x));
+              return Status::Ok();
+            }
             auto kernel = c.aints("kernel_shape");
             if (kernel.size() != n) return c.fail("kernel_shape must have " + std::to_string(n) + " values");
             auto strides = ints_or(c.aints("strides"), n, 1), dil = std::vector<int64_t>(n, 1);
@@ -234,12 +309,11 @@ Lowering pool(bool is_max) {
             return Status::Ok();
           },
           [is_max](const ::onnx::NodeProto& n, int) -> std::string {
-            for (const auto& a : n.attribute()) {
+            // MaxPool's dilations / Indices / storage_order go through lower_max_pool_by_gather.
+            if (is_max) return "";
+            for (const auto& a : n.attribute())
               if (a.name() == "dilations")
-                for (auto d : a.ints()) if (d != 1) return "pooling with dilations != 1 (MIL pools have no dilation)";
-              if (a.name() == "storage_order" && a.i() != 0) return "storage_order=1 (column-major indices)";
-            }
-            if (is_max) return check_no_second_output(n, "MaxPool's Indices output (MIL max_pool returns values only)");
+                for (auto d : a.ints()) if (d != 1) return "AveragePool with dilations != 1 (MIL pools have no dilation)";
             return "";
           }};
 }
@@ -304,6 +378,7 @@ Lowering softmax_like(SoftKind k) {
 // ---- normalization ------------------------------------------------------------------------------------
 
 Status lower_batch_norm(Ctx& c) {
+  if (c.ai("training_mode", 0) != 0) return lower_batch_norm_training(c);
   IN(x, 0);
   IN(scale, 1);
   IN(bias, 2);
@@ -320,7 +395,7 @@ Status lower_batch_norm(Ctx& c) {
 
 std::string check_batch_norm(const ::onnx::NodeProto& n, int opset) {
   for (const auto& a : n.attribute())
-    if (a.name() == "training_mode" && a.i() != 0) return "training_mode=1 (batch statistics and running-stat updates)";
+    if (a.name() == "training_mode" && a.i() != 0) return "";  // batch statistics + running-stat outputs
   return check_no_second_output(n, "training outputs (running mean/var) are not converted");
 }
 
@@ -859,7 +934,12 @@ Status lower_dropout(Ctx& c) {
   IN(x, 0);
   if (c.opset >= 12 && c.has_input(2)) {
     IM_ASSIGN_OR_RETURN(auto t, c.need_const(2, "training_mode"));
-    if (t.get_i64(0) != 0) return c.fail("training_mode=true (random mask) is not converted");
+    if (t.get_i64(0) != 0) {
+      // Training with ratio 0 keeps everything (deterministic); any other ratio draws a random mask.
+      double ratio = 0.5;
+      if (c.has_input(1)) { IM_ASSIGN_OR_RETURN(auto r, c.need_const(1, "ratio")); ratio = r.get_f64(0); }
+      if (ratio != 0) return c.fail("training_mode=true with ratio > 0 (random mask) is not converted");
+    }
   }
   c.set_out(0, c.op("identity", {{"x", x}}));
   if (c.has_output(1)) c.set_out(1, c.op("fill_like", {{"ref_tensor", x}, {"value", sbool(true)}}));
@@ -1050,10 +1130,61 @@ Status lower_matmul(Ctx& c) {
   return Status::Ok();
 }
 
+// MIL einsum has no ellipsis: spell "..." out with unused letters (numpy rules: the ellipsis dims align
+// from the right; an implicit output lists them first, then the letters used once, sorted).
+Result<std::string> expand_einsum_ellipsis(Ctx& c, std::string eq, const std::vector<std::string>& vals) {
+  eq.erase(std::remove(eq.begin(), eq.end(), ' '), eq.end());
+  if (eq.find("...") == std::string::npos) return eq;
+  auto arrow = eq.find("->");
+  std::string lhs = eq.substr(0, arrow), rhs = arrow == std::string::npos ? "" : eq.substr(arrow + 2);
+  std::vector<std::string> terms;
+  for (size_t p = 0;;) {
+    auto q = lhs.find(',', p);
+    terms.push_back(lhs.substr(p, q == std::string::npos ? std::string::npos : q - p));
+    if (q == std::string::npos) break;
+    p = q + 1;
+  }
+  if (terms.size() != vals.size()) return c.fail("einsum equation has " + std::to_string(terms.size()) + " operands");
+  std::string fresh;
+  for (char ch = 'a'; ch <= 'z'; ++ch)
+    if (eq.find(ch) == std::string::npos) fresh += ch;
+  std::vector<int> ell(terms.size(), 0);
+  int E = 0;
+  for (size_t i = 0; i < terms.size(); ++i) {
+    if (terms[i].find("...") == std::string::npos) continue;
+    IM_ASSIGN_OR_RETURN(int r, need_rank(c, vals[i]));
+    ell[i] = r - static_cast<int>(terms[i].size() - 3);
+    if (ell[i] < 0) return c.fail("einsum operand " + std::to_string(i) + " has fewer dims than letters");
+    E = std::max(E, ell[i]);
+  }
+  if (E > static_cast<int>(fresh.size())) return c.fail("einsum ellipsis covers too many dims");
+  std::string all = fresh.substr(0, static_cast<size_t>(E));
+  std::map<char, int> count;
+  for (auto& t : terms) {
+    for (char ch : t) if (ch != '.') ++count[ch];
+    auto p = t.find("...");
+    if (p != std::string::npos) {
+      size_t i = &t - &terms[0];
+      t.replace(p, 3, all.substr(static_cast<size_t>(E - ell[i])));
+    }
+  }
+  if (arrow == std::string::npos) {
+    rhs = all;
+    for (auto& [ch, n] : count) if (n == 1) rhs += ch;
+  } else {
+    auto p = rhs.find("...");
+    if (p != std::string::npos) rhs.replace(p, 3, all);
+  }
+  std::string out;
+  for (size_t i = 0; i < terms.size(); ++i) out += (i ? "," : "") + terms[i];
+  return out + "->" + rhs;
+}
+
 Status lower_einsum(Ctx& c) {
   std::vector<std::string> vals;
   for (int i = 0; i < c.num_inputs(); ++i) { IN(v, i); vals.push_back(v); }
-  c.set_out(0, c.op("einsum", {{"values", vals}, {"equation", sstr(c.as("equation", ""))}}));
+  IM_ASSIGN_OR_RETURN(std::string eq, expand_einsum_ellipsis(c, c.as("equation", ""), vals));
+  c.set_out(0, c.op("einsum", {{"values", vals}, {"equation", sstr(eq)}}));
   return Status::Ok();
 }
 
@@ -1134,6 +1265,8 @@ Status lower_reverse_sequence(Ctx& c) {
 }
 
 }  // namespace
+
+Result<mil::Shape> static_shape_of(LowerContext& c, const std::string& n) { return need_static_shape(c, n); }
 
 const std::map<std::string, Lowering>& lowering_table() {
   static const std::map<std::string, Lowering> table = [] {
@@ -1237,6 +1370,10 @@ const std::map<std::string, Lowering>& lowering_table() {
     t["NonZero"] = {lower_nonzero, nullptr};
     t["OneHot"] = {lower_one_hot, nullptr};
     t["ReverseSequence"] = {lower_reverse_sequence, nullptr};
+    add_loss_lowerings(t);
+    add_resize_lowerings(t);
+    add_recurrent_lowerings(t);
+    add_misc_lowerings(t);
     return t;
   }();
   return table;

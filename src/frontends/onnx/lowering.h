@@ -91,4 +91,22 @@ struct Lowering {
 };
 const std::map<std::string, Lowering>& lowering_table();
 
+// Lowerings kept in their own files (lowering_<family>.cc), added to the table by lowering_table().
+void add_loss_lowerings(std::map<std::string, Lowering>& table);       // NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss
+void add_resize_lowerings(std::map<std::string, Lowering>& table);     // Resize, Upsample
+void add_recurrent_lowerings(std::map<std::string, Lowering>& table);  // RNN, GRU, LSTM
+void add_misc_lowerings(std::map<std::string, Lowering>& table);       // BitShift, Compress, windows, ...
+
+// Helpers shared by the lowering files.
+inline mil::DType value_dtype(LowerContext& c, const std::string& n) { return c.type(n) ? c.type(n)->dtype : mil::DType::kFp32; }
+inline std::string emit_cast(LowerContext& c, const std::string& x, mil::DType to) {
+  if (value_dtype(c, x) == to) return x;
+  return c.op("cast", {{"x", x}, {"dtype", sstr(std::string(mil::dtype_name(to)))}});
+}
+inline std::string emit_reshape(LowerContext& c, const std::string& x, const std::vector<int64_t>& shape) {
+  return c.op("reshape", {{"x", x}, {"shape", ti32(shape)}});
+}
+Result<mil::Shape> static_shape_of(LowerContext& c, const std::string& n);
+Status lower_batch_norm_training(LowerContext& c);  // lowering_misc.cc
+
 }  // namespace ironmill::frontends::onnx

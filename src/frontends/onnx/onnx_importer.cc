@@ -32,7 +32,9 @@ Result<DType> mil_dtype_for(int onnx_dtype) {
       // MIL computes on int32; wider values are narrowed (saturating) where they enter the program.
       return DType::kInt32;
     case TensorProto::DOUBLE:
-      return unsupported("fp64 (DOUBLE) tensors: MIL / Core ML has no fp64 tensor type");
+      // Conversion choice (as coremltools does): MIL / Core ML has no fp64 tensor type, so fp64 values
+      // are carried as fp32. ImportResult::fp64_narrowed records that a model needed it.
+      return DType::kFp32;
     case TensorProto::STRING:
       return unsupported("string tensors: MIL string values are scalar attributes only");
     case TensorProto::BFLOAT16:
@@ -48,7 +50,7 @@ Result<Tensor> narrow_for_mil(const Tensor& t) {
     case DType::kInt8: case DType::kUint8: case DType::kInt16: case DType::kUint16: case DType::kUint32:
     case DType::kInt64: case DType::kUint64:
       return t.cast_to(DType::kInt32);  // saturating: INT64_MAX (Slice's "to the end") -> INT32_MAX
-    case DType::kFp64: return unsupported("fp64 (DOUBLE) tensors: MIL / Core ML has no fp64 tensor type");
+    case DType::kFp64: return t.cast_to(DType::kFp32);  // fp64 -> fp32: see mil_dtype_for
     default: return unsupported(std::string("tensor of dtype ") + std::string(mil::dtype_name(t.dtype())));
   }
 }
@@ -130,8 +132,12 @@ std::vector<std::string> converted_onnx_ops() {
 }
 
 std::string check_node(const ::onnx::NodeProto& node, int opset) {
-  if (!node.domain().empty() && node.domain() != "ai.onnx")
-    return "domain '" + node.domain() + "' is not converted (only the default ai.onnx domain)";
+  // ai.onnx.preview.training: only the optimizer updates, which are plain elementwise formulas.
+  const bool training_update = node.domain() == "ai.onnx.preview.training" &&
+                               (node.op_type() == "Adagrad" || node.op_type() == "Adam" || node.op_type() == "Momentum");
+  if (!node.domain().empty() && node.domain() != "ai.onnx" && !training_update)
+    return "domain '" + node.domain() + "' is not converted (only the default ai.onnx domain and the "
+           "ai.onnx.preview.training optimizer updates)";
   for (const auto& u : unsupported_onnx_ops())
     if (node.op_type() == u.op_type) return u.reason;
   const auto& table = lowering_table();
@@ -163,6 +169,29 @@ Result<mil::Type> value_info_type(const ::onnx::ValueInfoProto& vi, int* onnx_dt
   return mil::Type::tensor(dt, dims);
 }
 
+bool is_fp64_attr(const ::onnx::AttributeProto& a) {
+  if ((a.name() == "to" || a.name() == "dtype" || a.name() == "output_datatype") && a.i() == TensorProto::DOUBLE) return true;
+  return a.has_t() && a.t().data_type() == TensorProto::DOUBLE;
+}
+
+bool value_is_fp64(const ::onnx::ValueInfoProto& vi) {
+  return vi.type().has_tensor_type() && vi.type().tensor_type().elem_type() == TensorProto::DOUBLE;
+}
+
+// True when any value of the graph is fp64 (inputs, outputs, initializers, constants, cast targets).
+bool graph_uses_fp64(const ::onnx::GraphProto& g) {
+  for (const auto& vi : g.input()) if (value_is_fp64(vi)) return true;
+  for (const auto& vi : g.output()) if (value_is_fp64(vi)) return true;
+  for (const auto& vi : g.value_info()) if (value_is_fp64(vi)) return true;
+  for (const auto& t : g.initializer()) if (t.data_type() == TensorProto::DOUBLE) return true;
+  for (const auto& n : g.node())
+    for (const auto& a : n.attribute()) {
+      if (is_fp64_attr(a)) return true;
+      if (a.has_g() && graph_uses_fp64(a.g())) return true;
+    }
+  return false;
+}
+
 }  // namespace
 
 Result<ImportResult> import_model(const formats::onnx::OnnxModel& model, const ImportOptions& options,
@@ -184,6 +213,7 @@ Result<ImportResult> import_model(const formats::onnx::OnnxModel& model, const I
   }
 
   ImportResult result;
+  result.fp64_narrowed = graph_uses_fp64(g);
   mil::Builder b(result.program, "main", options.opset);
   std::map<std::string, OnnxValue> values;
   std::set<std::string> graph_inputs;

@@ -28,6 +28,8 @@ struct IoInfo {
 struct ImportResult {
   mil::Program program;
   std::vector<IoInfo> inputs, outputs;
+  // The model has fp64 values, converted as fp32 (MIL has no fp64 tensors; the same choice as coremltools).
+  bool fp64_narrowed = false;
 };
 
 struct ImportError {
@@ -52,9 +54,10 @@ const std::vector<UnsupportedOp>& unsupported_onnx_ops();
 // ONNX op types with a lowering (sorted).
 std::vector<std::string> converted_onnx_ops();
 
-// The MIL element type a runtime ONNX value of `onnx_dtype` is carried in; error when MIL cannot carry it.
+// The MIL element type a runtime ONNX value of `onnx_dtype` is carried in (fp64 as fp32); error when MIL
+// cannot carry it.
 Result<mil::DType> mil_dtype_for(int onnx_dtype);
-// Narrows a tensor read from ONNX to the MIL dtype that carries it (int64 -> int32 saturating, ...).
+// Narrows a tensor read from ONNX to the MIL dtype that carries it (int64 -> int32 saturating, fp64 -> fp32, ...).
 Result<mil::Tensor> narrow_for_mil(const mil::Tensor& t);
 
 }  // namespace ironmill::frontends::onnx
