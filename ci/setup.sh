@@ -6,7 +6,7 @@ PKGS=(build-essential cmake ninja-build pkg-config
       libprotobuf-dev protobuf-compiler nlohmann-json3-dev
       libeigen3-dev libopenblas-dev
       libonnx-dev python3-onnx
-      python3-numpy python3-torch
+      python3-numpy python3-torch python3-protobuf
       libsentencepiece-dev sentencepiece)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -13,6 +13,10 @@
 
 int cmd_inspect(const std::vector<std::string>& args);  // onnx_inspect.cc
 int cmd_tokenize(const std::vector<std::string>& args);  // tokenize_command.cc
+int cmd_coreml_compile(const std::vector<std::string>& args);  // coreml_commands.cc
+bool is_coreml_compile(const std::vector<std::string>& args);  // coreml_commands.cc: no --runtime, or coreml
+int cmd_coreml_inspect(const std::vector<std::string>& args);  // coreml_commands.cc
+bool is_coreml_path(const std::string& path);                  // coreml_commands.cc
 
 namespace {
 
@@ -23,6 +27,10 @@ const char* kUsage =
     "  verify FILE.mil                   parse and verify a MIL text program\n"
     "  print FILE.mil [--dialect 1.0|1.3] parse, verify and print a MIL text program\n"
     "  inspect MODEL.onnx [--format json] inputs, outputs, op histogram, parameter count of an ONNX model\n"
+    "  inspect X.mlpackage|X.mlmodel [--format text|json|mil]\n"
+    "                                    Core ML model: description, functions, op histogram, weights\n"
+    "  compile IN.onnx [-o OUT.mlpackage] [--spec ios15..ios18]\n"
+    "                                    convert to a Core ML ML Program package (or .mlmodel)\n"
     "  tokenize MODEL_DIR [--text S | --file F] [--count] [--format json]\n"
     "                                    encode text with the model's tokenizer; print ids or their count\n";
 
@@ -89,7 +97,9 @@ int main(int argc, char** argv) {
   if (cmd == "ops") return cmd_ops(args);
   if (cmd == "verify") return cmd_verify(args, false);
   if (cmd == "print") return cmd_verify(args, true);
+  if (cmd == "inspect" && !args.empty() && is_coreml_path(args[0])) return cmd_coreml_inspect(args);
   if (cmd == "inspect") return cmd_inspect(args);
+  if (cmd == "compile" && is_coreml_compile(args)) return cmd_coreml_compile(args);
   if (cmd == "tokenize") return cmd_tokenize(args);
   std::cerr << "ironmill: unknown command `" << cmd << "`\n" << kUsage;
   return 2;

@@ -1,5 +1,6 @@
 #include "backends/reference/interpreter.h"
 
+#include "backends/coreml/coreml_backend.h"
 #include "backends/reference/kernel.h"
 #include "mil/verifier.h"
 
@@ -385,7 +386,8 @@ int64_t flat_offset(const std::vector<int64_t>& coord, const std::vector<int64_t
 namespace ironmill::backends {
 Result<std::unique_ptr<Backend>> make_backend(const std::string& name) {
   if (name == "reference") return std::unique_ptr<Backend>(new reference::ReferenceBackend());
-  return not_found("unknown backend `" + name + "` (available: reference)");
+  if (name == "coreml") return coreml::make_coreml_backend();
+  return not_found("unknown backend `" + name + "` (available: reference, coreml)");
 }
-std::vector<std::string> backend_names() { return {"reference"}; }
+std::vector<std::string> backend_names() { return {"reference", "coreml"}; }
 }  // namespace ironmill::backends

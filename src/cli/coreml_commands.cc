@@ -1,0 +1,221 @@
+// `ironmill compile` (ONNX -> .mlpackage / .mlmodel) and `ironmill inspect` for Core ML models.
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "formats/coreml/model_writer.h"
+#include "formats/onnx/onnx_model.h"
+#include "frontends/coreml/coreml_import.h"
+#include "frontends/onnx/onnx_importer.h"
+#include "mil/text.h"
+#include "mil/verifier.h"
+
+namespace {
+namespace fs = std::filesystem;
+namespace fc = ironmill::formats::coreml;
+namespace pb = CoreML::Specification;
+using json = nlohmann::json;
+
+const char* kCompileUsage =
+    "usage: ironmill compile INPUT.onnx [--runtime coreml] [-o OUT.mlpackage|OUT.mlmodel] [--spec ios15|ios16|ios17|ios18]\n"
+    "  Converts an ONNX model to a Core ML ML Program. Default output: INPUT with .mlpackage; default spec:\n"
+    "  ios18. A .mlmodel output holds every weight inline (no weight.bin).\n";
+
+bool ends_with(const std::string& s, const std::string& t) {
+  return s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0;
+}
+
+std::string array_dtype_name(int dt) {
+  switch (dt) {
+    case pb::ArrayFeatureType::FLOAT32: return "fp32";
+    case pb::ArrayFeatureType::FLOAT16: return "fp16";
+    case pb::ArrayFeatureType::DOUBLE: return "fp64";
+    case pb::ArrayFeatureType::INT32: return "int32";
+    case pb::ArrayFeatureType::INT8: return "int8";
+    default: return "invalid(" + std::to_string(dt) + ")";
+  }
+}
+
+json feature_json(const pb::FeatureDescription& f) {
+  json j{{"name", f.name()}};
+  if (!f.shortdescription().empty()) j["description"] = f.shortdescription();
+  const pb::ArrayFeatureType* a = nullptr;
+  if (f.type().has_multiarraytype()) { a = &f.type().multiarraytype(); j["kind"] = "multiArray"; }
+  else if (f.type().has_statetype()) { a = &f.type().statetype().arraytype(); j["kind"] = "state"; }
+  else j["kind"] = "other(" + std::to_string(f.type().Type_case()) + ")";
+  if (a) {
+    j["dtype"] = array_dtype_name(a->datatype());
+    j["shape"] = std::vector<int64_t>(a->shape().begin(), a->shape().end());
+    if (a->has_shaperange()) {
+      json r = json::array();
+      for (const auto& s : a->shaperange().sizeranges()) r.push_back({s.lowerbound(), s.upperbound()});
+      j["shape_range"] = r;
+    }
+    if (a->has_enumeratedshapes()) {
+      json e = json::array();
+      for (const auto& s : a->enumeratedshapes().shapes()) e.push_back(std::vector<int64_t>(s.shape().begin(), s.shape().end()));
+      j["enumerated_shapes"] = e;
+    }
+  }
+  return j;
+}
+
+void count_ops(const ironmill::mil::Block& b, std::map<std::string, int>& hist) {
+  for (const auto& op : b.operations) {
+    ++hist[op.type];
+    for (const auto& nb : op.blocks) count_ops(nb, hist);
+  }
+}
+
+}  // namespace
+
+bool is_coreml_path(const std::string& p) {
+  std::string s = p;
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return ends_with(s, ".mlpackage") || ends_with(s, ".mlmodel");
+}
+
+// `compile` without `--runtime`, or with `--runtime coreml`, is ours; other runtimes have their own command.
+bool is_coreml_compile(const std::vector<std::string>& args) {
+  for (size_t i = 0; i + 1 < args.size(); ++i)
+    if (args[i] == "--runtime") return args[i + 1] == "coreml";
+  return true;
+}
+
+int cmd_coreml_compile(const std::vector<std::string>& args) {
+  std::string input, output, spec = "ios18";
+  for (size_t i = 0; i < args.size(); ++i) {
+    if ((args[i] == "-o" || args[i] == "--output") && i + 1 < args.size()) output = args[++i];
+    else if (args[i] == "--spec" && i + 1 < args.size()) spec = args[++i];
+    else if (args[i] == "--runtime" && i + 1 < args.size()) ++i;  // coreml (is_coreml_compile checked it)
+    else if (args[i] == "-h" || args[i] == "--help") { std::cout << kCompileUsage; return 0; }
+    else if (input.empty() && args[i][0] != '-') input = args[i];
+    else { std::cerr << "ironmill compile: unexpected argument " << args[i] << "\n" << kCompileUsage; return 2; }
+  }
+  auto opset = ironmill::mil::opset_version(spec);
+  if (input.empty() || !opset || *opset < 15 || *opset > 18) { std::cerr << kCompileUsage; return 2; }
+  if (!ends_with(input, ".onnx")) {
+    std::cerr << "ironmill compile: " << input
+              << ": only .onnx inputs are compiled so far (SafeTensors directories and GGUF files need the "
+                 "architecture templates, not yet available)\n";
+    return 2;
+  }
+  if (output.empty()) output = fs::path(input).replace_extension(".mlpackage").string();
+  if (!ends_with(output, ".mlpackage") && !ends_with(output, ".mlmodel")) {
+    std::cerr << "ironmill compile: -o must end in .mlpackage or .mlmodel\n";
+    return 2;
+  }
+  auto model = ironmill::formats::onnx::load_model(input);
+  if (!model.ok()) { std::cerr << "ironmill: " << model.status().message() << "\n"; return 1; }
+  ironmill::frontends::onnx::ImportOptions io;
+  io.opset = spec;
+  auto imported = ironmill::frontends::onnx::import_model(*model, io);
+  if (!imported.ok()) { std::cerr << "ironmill: " << input << ": " << imported.status().message() << "\n"; return 1; }
+  if (auto s = ironmill::mil::verify(imported->program); !s.ok()) {
+    std::cerr << "ironmill: " << input << ": converted program does not verify: " << s.message() << "\n";
+    return 1;
+  }
+  fc::WriteOptions wo;
+  wo.info.spec_version = fc::spec_for_opset(*opset);
+  wo.info.metadata.user_defined["com.ironmill.source"] = fs::path(input).filename().string();
+  auto s = fc::serialize_model(imported->program, wo);
+  if (!s.ok()) { std::cerr << "ironmill: " << input << ": " << s.status().message() << "\n"; return 1; }
+  const size_t weight_bytes = s->weights ? s->weights->size() : 0;
+  ironmill::Status st = ends_with(output, ".mlmodel") ? fc::write_mlmodel(output, imported->program, wo)
+                                                      : fc::write_mlpackage(output, imported->program, wo);
+  if (!st.ok()) { std::cerr << "ironmill: " << st.message() << "\n"; return 1; }
+  std::cout << output << ": specification " << s->spec_version << " (" << spec << "), "
+            << imported->program.op_count() << " ops, model " << s->model_bytes.size() << " bytes"
+            << (ends_with(output, ".mlmodel") ? std::string(", weights inline")
+                : weight_bytes ? ", weight.bin " + std::to_string(weight_bytes) + " bytes" : std::string(", no weight.bin"))
+            << "\n";
+  return 0;
+}
+
+int cmd_coreml_inspect(const std::vector<std::string>& args) {
+  std::string path, format = "text";
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--format" && i + 1 < args.size()) format = args[++i];
+    else if (args[i] == "--json") format = "json";
+    else if (path.empty()) path = args[i];
+    else { std::cerr << "ironmill inspect: unexpected argument " << args[i] << "\n"; return 2; }
+  }
+  if (path.empty() || (format != "text" && format != "json" && format != "mil")) {
+    std::cerr << "usage: ironmill inspect X.mlpackage|X.mlmodel [--format text|json|mil]\n";
+    return 2;
+  }
+  auto m = ironmill::frontends::coreml::load_coreml(path, {.materialize_blobs = false});
+  if (!m.ok()) { std::cerr << "ironmill: " << m.status().message() << "\n"; return 1; }
+  if (format == "mil") { std::cout << ironmill::mil::print_mil_text(m->program); return 0; }
+  const auto& d = m->proto.description();
+  json j;
+  j["schema"] = "ironmill.inspect-coreml/1";
+  j["path"] = path;
+  j["specification_version"] = m->proto.specificationversion();
+  j["model_type"] = "mlProgram";
+  auto list = [](const auto& fs) { json a = json::array(); for (const auto& f : fs) a.push_back(feature_json(f)); return a; };
+  j["inputs"] = list(d.input());
+  j["outputs"] = list(d.output());
+  j["states"] = list(d.state());
+  if (!d.defaultfunctionname().empty()) j["default_function"] = d.defaultfunctionname();
+  json fns = json::array();
+  for (const auto& f : m->program.functions) {
+    std::map<std::string, int> hist;
+    count_ops(f.body, hist);
+    json fj{{"name", f.name}, {"opset", f.opset}, {"ops", hist}};
+    json ins = json::array();
+    for (const auto& in : f.inputs) ins.push_back({{"name", in.name}, {"type", ironmill::mil::type_to_string(in.type)}});
+    fj["inputs"] = ins;
+    fj["outputs"] = f.body.outputs;
+    for (const auto& fd : d.functions())
+      if (fd.name() == f.name) { fj["description_inputs"] = list(fd.input()); fj["description_outputs"] = list(fd.output()); fj["description_states"] = list(fd.state()); }
+    fns.push_back(fj);
+  }
+  j["functions"] = fns;
+  if (d.has_metadata()) {
+    const auto& md = d.metadata();
+    j["metadata"] = {{"short_description", md.shortdescription()}, {"version", md.versionstring()},
+                     {"author", md.author()}, {"license", md.license()},
+                     {"user_defined", std::map<std::string, std::string>(md.userdefined().begin(), md.userdefined().end())}};
+  }
+  if (m->weights) {
+    auto recs = m->weights->records();
+    if (!recs.ok()) { std::cerr << "ironmill: " << recs.status().message() << "\n"; return 1; }
+    uint64_t bytes = 0;
+    for (const auto& r : *recs) bytes += r.size;
+    j["weights"] = {{"file", m->weights_path}, {"blobs", recs->size()}, {"data_bytes", bytes}};
+  }
+  if (format == "json") { std::cout << j.dump(2) << "\n"; return 0; }
+  std::cout << path << ": Core ML ML Program, specification " << j["specification_version"] << "\n";
+  auto print_features = [](const char* what, const json& a) {
+    for (const auto& f : a) {
+      std::cout << "  " << what << " " << f["name"].get<std::string>() << ": " << f.value("dtype", std::string("?"))
+                << " " << f.value("shape", json::array()).dump();
+      if (f.contains("shape_range")) std::cout << " range " << f["shape_range"].dump();
+      if (f.contains("enumerated_shapes")) std::cout << " one of " << f["enumerated_shapes"].dump();
+      std::cout << "\n";
+    }
+  };
+  print_features("input", j["inputs"]);
+  print_features("state", j["states"]);
+  print_features("output", j["outputs"]);
+  for (const auto& f : j["functions"]) {
+    int n = 0;
+    for (const auto& [op, c] : f["ops"].items()) n += c.get<int>();
+    std::cout << "  function " << f["name"].get<std::string>() << " <" << f["opset"].get<std::string>() << ">: " << n
+              << " ops\n";
+    if (f.contains("description_inputs")) {
+      print_features("  input", f["description_inputs"]);
+      print_features("  state", f["description_states"]);
+      print_features("  output", f["description_outputs"]);
+    }
+    for (const auto& [op, c] : f["ops"].items()) std::cout << "    " << op << " x" << c.get<int>() << "\n";
+  }
+  if (j.contains("weights"))
+    std::cout << "  weights: " << j["weights"]["blobs"] << " blobs, " << j["weights"]["data_bytes"] << " bytes\n";
+  if (j.contains("metadata")) std::cout << "  metadata: " << j["metadata"].dump() << "\n";
+  return 0;
+}
