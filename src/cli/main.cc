@@ -13,6 +13,7 @@
 
 int cmd_inspect(const std::vector<std::string>& args);  // onnx_inspect.cc
 int cmd_tokenize(const std::vector<std::string>& args);  // tokenize_command.cc
+int cmd_export_gguf(const std::vector<std::string>& args);  // export_gguf_command.cc
 int cmd_coreml_compile(const std::vector<std::string>& args);  // coreml_commands.cc
 bool is_coreml_compile(const std::vector<std::string>& args);  // coreml_commands.cc: no --runtime, or coreml
 int cmd_coreml_inspect(const std::vector<std::string>& args);  // coreml_commands.cc
@@ -32,7 +33,9 @@ const char* kUsage =
     "  compile IN.onnx [-o OUT.mlpackage] [--spec ios15..ios18]\n"
     "                                    convert to a Core ML ML Program package (or .mlmodel)\n"
     "  tokenize MODEL_DIR [--text S | --file F] [--count] [--format json]\n"
-    "                                    encode text with the model's tokenizer; print ids or their count\n";
+    "                                    encode text with the model's tokenizer; print ids or their count\n"
+    "  export-gguf MODEL_DIR -o OUT.gguf [--type f16|q8_0|q4_0|q4_k|q6_k|f32|bf16]\n"
+    "                                    write a HF checkpoint (llama/mistral/qwen2/qwen3) as GGUF\n";
 
 ironmill::Result<ironmill::mil::Program> load(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -101,6 +104,7 @@ int main(int argc, char** argv) {
   if (cmd == "inspect") return cmd_inspect(args);
   if (cmd == "compile" && is_coreml_compile(args)) return cmd_coreml_compile(args);
   if (cmd == "tokenize") return cmd_tokenize(args);
+  if (cmd == "export-gguf") return cmd_export_gguf(args);
   std::cerr << "ironmill: unknown command `" << cmd << "`\n" << kUsage;
   return 2;
 }

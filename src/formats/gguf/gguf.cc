@@ -743,6 +743,12 @@ Status Writer::set(const std::string& key, Value value) {
   return Status::Ok();
 }
 
+const Value* Writer::find(std::string_view key) const {
+  for (const auto& [k, v] : kv_)
+    if (k == key) return &v;
+  return nullptr;
+}
+
 Status Writer::add_tensor(const std::string& name, GgmlType type, std::vector<int64_t> ne,
                           std::shared_ptr<const mil::Buffer> buffer, size_t offset) {
   if (name.size() > kMaxTensorNameBytes)

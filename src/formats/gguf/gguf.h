@@ -184,6 +184,8 @@ class Writer {
   Status add_tensor(const std::string& name, const mil::Tensor& tensor);
 
   uint32_t alignment() const { return alignment_; }
+  // The value set for `key`, or nullptr.
+  const Value* find(std::string_view key) const;
   Result<std::string> serialize() const;
   // Atomic (temporary sibling + rename); tensor data is streamed from the referenced buffers.
   Status write(const std::string& path) const;
