@@ -226,6 +226,8 @@ Status lower_max_pool_by_gather(Ctx& c, const std::string& x) {
   if (c.ai("ceil_mode", 0) != 0) return c.fail("ceil_mode=1 together with dilations or the Indices output");
   auto strides = ints_or(c.aints("strides"), n, 1), dil = ints_or(c.aints("dilations"), n, 1);
   IM_ASSIGN_OR_RETURN(auto pads, resolve_pads(c, mil::Shape(xs.begin() + 2, xs.end()), kernel, strides, dil));
+  for (size_t i = 0; i < n; ++i)
+    if (kernel[i] < 1 || strides[i] < 1 || dil[i] < 1) return invalid_argument("kernel_shape, strides and dilations must be positive");
   const bool column_major = c.ai("storage_order", 0) != 0;
   std::vector<int64_t> padded(n), out(n);
   int64_t P = 1, O = 1, K = 1, in_numel = 1;
@@ -235,6 +237,7 @@ Status lower_max_pool_by_gather(Ctx& c, const std::string& x) {
     if (out[i] <= 0) return c.fail("pooling window larger than the padded input");
     P *= padded[i]; O *= out[i]; K *= kernel[i]; in_numel *= xs[2 + i];
   }
+  if (static_cast<double>(O) * static_cast<double>(K) > 64.0 * 1024 * 1024) return c.fail("pooling window table too large");
   Tensor gidx(DType::kInt32, {O * K}), orig(DType::kInt32, {O * K});
   std::vector<int64_t> oc(n, 0), kc(n, 0);
   for (int64_t o = 0; o < O; ++o) {
@@ -625,6 +628,7 @@ Lowering gather_like(const std::string& mil_op) {
             IN(x, 0);
             IM_ASSIGN_OR_RETURN(auto dims, need_static_shape(c, x));
             int axis = normalize_axis(c.ai("axis", 0), static_cast<int>(dims.size()));
+            if (axis < 0 || axis >= static_cast<int>(dims.size())) return invalid_argument("axis out of range");
             IM_ASSIGN_OR_RETURN(auto idx, normalized_indices(c, 1, dims[axis]));
             c.set_out(0, c.op(mil_op, {{"x", x}, {"indices", idx}, {"axis", si32(axis)}}));
             return Status::Ok();
@@ -663,6 +667,7 @@ Status lower_flatten(Ctx& c) {
   IN(x, 0);
   IM_ASSIGN_OR_RETURN(auto dims, need_static_shape(c, x));
   int axis = normalize_axis(c.ai("axis", 1), static_cast<int>(dims.size()));
+  if (axis < 0 || axis > static_cast<int>(dims.size())) return invalid_argument("axis out of range");
   int64_t a = 1, b = 1;
   for (int i = 0; i < static_cast<int>(dims.size()); ++i) (i < axis ? a : b) *= dims[i];
   c.set_out(0, reshape(c, x, {a, b}));
@@ -1226,6 +1231,7 @@ Status lower_scatter_elements(Ctx& c) {
   IN(upd, 2);
   IM_ASSIGN_OR_RETURN(auto dims, need_static_shape(c, data));
   int axis = normalize_axis(c.ai("axis", 0), static_cast<int>(dims.size()));
+  if (axis < 0 || axis >= static_cast<int>(dims.size())) return invalid_argument("axis out of range");
   IM_ASSIGN_OR_RETURN(auto idx, normalized_indices(c, 1, dims[axis]));
   c.set_out(0, c.op("scatter_along_axis", {{"data", data}, {"indices", idx}, {"updates", upd}, {"axis", si32(axis)},
                                            {"mode", sstr(reduction_mode(c))}}));

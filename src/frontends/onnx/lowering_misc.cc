@@ -56,6 +56,7 @@ Status lower_compress(LowerContext& c) {
   int64_t len = 0;
   if (c.has_attr("axis")) {
     axis = normalize_axis(c.ai("axis", 0), static_cast<int>(dims.size()));
+    if (axis < 0 || axis >= static_cast<int>(dims.size())) return invalid_argument("axis out of range");
     len = dims[axis];
   } else {
     len = mil::shape_numel(dims);
@@ -75,6 +76,7 @@ Lowering window(std::vector<double> a) {
   return {[a](LowerContext& c) -> Status {
             IM_ASSIGN_OR_RETURN(auto st, c.need_const(0, "size"));
             const int64_t size = st.get_i64(0);
+            if (size < 1 || size > (1 << 24)) return invalid_argument("window size out of range");
             const bool periodic = c.ai("periodic", 1) != 0;
             IM_ASSIGN_OR_RETURN(DType dt, mil_dtype_for(static_cast<int>(c.ai("output_datatype", TensorProto::FLOAT))));
             if (!mil::is_float(dt)) return c.fail("window output_datatype must be a float type");
@@ -138,7 +140,7 @@ Status lower_dft(LowerContext& c) {
   if (value_dtype(c, x) != DType::kFp32) return c.fail("DFT of a non-fp32 signal");
   if (c.has_input(1)) return c.fail("dft_length input is not converted");
   const int axis = normalize_axis(c.ai("axis", 1), r);
-  if (axis == r - 1 || axis == 0) return c.fail("DFT axis must be a signal axis");
+  if (axis <= 0 || axis >= r - 1) return invalid_argument("DFT axis must be a signal axis (not the batch or complex axis)");
   const bool inverse = c.ai("inverse", 0) != 0, onesided = c.ai("onesided", 0) != 0;
   const int64_t N = dims[axis], K = onesided ? N / 2 + 1 : N;
   std::string re = last_component(c, x, dims, 0), im = dims.back() == 2 ? last_component(c, x, dims, 1) : "";
@@ -240,7 +242,9 @@ Status lower_max_unpool(LowerContext& c) {
     for (size_t i = 0; i < out.size(); ++i)
       if (requested[i] < out[i] || (i < 2 && requested[i] != out[i])) return c.fail("output_shape smaller than the default output shape");
   }
+  for (auto d : requested) if (d <= 0 || d > (1 << 24)) return invalid_argument("MaxUnpool output shape out of range");
   const int64_t total = mil::shape_numel(out), m = mil::shape_numel(dims);
+  if (total > (1 << 26)) return c.fail("MaxUnpool output too large");
   auto zeros = c.b.constant(Tensor(value_dtype(c, x), {total}));
   auto y = c.op("scatter", {{"data", zeros}, {"indices", emit_reshape(c, emit_cast(c, ind, DType::kInt32), {m})},
                             {"updates", emit_reshape(c, x, {m})}, {"axis", si32(0)}, {"mode", sstr("update")}});

@@ -57,6 +57,11 @@ Status lower_recurrent(LowerContext& c, Cell cell) {
   }
   const int64_t T = xdims[0], B = xdims[1], I = xdims[2];
   const DType dt = value_dtype(c, x);
+  IM_ASSIGN_OR_RETURN(auto wdims, static_shape_of(c, w));
+  IM_ASSIGN_OR_RETURN(auto rdims, static_shape_of(c, r));
+  if (wdims != mil::Shape{D, gates * H, I} || rdims != mil::Shape{D, gates * H, H})
+    return invalid_argument("W / R shapes do not match hidden_size, direction and the input size");
+  if (T <= 0 || B <= 0) return c.fail("empty sequence or batch");
 
   // Activations: ONNX lists them per direction (f, g[, h]).
   const int per_dir = cell == Cell::kRnn ? 1 : cell == Cell::kGru ? 2 : 3;

@@ -115,9 +115,17 @@ Status resize_impl(LowerContext& c, const std::string& x_in, const ResizeAttrs& 
     const int64_t in = dims[ax];
     double s;
     int64_t out;
+    if (in <= 0) return invalid_argument("Resize of an empty axis");
     if (!sizes.empty()) { out = sizes[ax]; s = static_cast<double>(out) / static_cast<double>(in); }
-    else { s = scales[ax]; out = static_cast<int64_t>(s * static_cast<double>(in)); }
+    else {
+      s = scales[ax];
+      if (!(s > 0) || s * static_cast<double>(in) > 1e9) return invalid_argument("Resize scale must be positive and finite");
+      out = static_cast<int64_t>(s * static_cast<double>(in));
+    }
     if (out <= 0) return c.fail("Resize to an empty axis");
+    // The decomposition holds an [in, out] matrix per resized axis.
+    if (static_cast<double>(in) * static_cast<double>(out) > 64.0 * 1024 * 1024)
+      return c.fail("Resize axis too large for the interpolation-matrix decomposition (" + std::to_string(in) + " -> " + std::to_string(out) + ")");
     out_dims[ax] = out;
     double r0 = 0, r1 = 1;
     if (a.transform == "tf_crop_and_resize") {
