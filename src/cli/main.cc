@@ -13,6 +13,8 @@
 
 int cmd_inspect(const std::vector<std::string>& args);  // onnx_inspect.cc
 int cmd_tokenize(const std::vector<std::string>& args);  // tokenize_command.cc
+int cmd_validate(const std::vector<std::string>& args);  // ane_commands.cc
+int cmd_compile(const std::vector<std::string>& args);   // ane_commands.cc
 int cmd_export_gguf(const std::vector<std::string>& args);  // export_gguf_command.cc
 int cmd_coreml_compile(const std::vector<std::string>& args);  // coreml_commands.cc
 bool is_coreml_compile(const std::vector<std::string>& args);  // coreml_commands.cc: no --runtime, or coreml
@@ -35,7 +37,11 @@ const char* kUsage =
     "  tokenize MODEL_DIR [--text S | --file F] [--count] [--format json]\n"
     "                                    encode text with the model's tokenizer; print ids or their count\n"
     "  export-gguf MODEL_DIR -o OUT.gguf [--type f16|q8_0|q4_0|q4_k|q6_k|f32|bf16]\n"
-    "                                    write a HF checkpoint (llama/mistral/qwen2/qwen3) as GGUF\n";
+    "                                    write a HF checkpoint (llama/mistral/qwen2/qwen3) as GGUF\n"
+    "  validate INPUT [--profile NAME] [--format text|json] [--lower]\n"
+    "                                    emulated ANE compile policy: per-op verdicts, fallbacks, size walls\n"
+    "  compile INPUT --runtime ane -o OUT.ironml [--profile NAME] [--ane-memory-budget SIZE]\n"
+    "                                    lower for the ANE and write an .ironml bundle\n";
 
 ironmill::Result<ironmill::mil::Program> load(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -105,6 +111,8 @@ int main(int argc, char** argv) {
   if (cmd == "compile" && is_coreml_compile(args)) return cmd_coreml_compile(args);
   if (cmd == "tokenize") return cmd_tokenize(args);
   if (cmd == "export-gguf") return cmd_export_gguf(args);
+  if (cmd == "validate") return cmd_validate(args);
+  if (cmd == "compile") return cmd_compile(args);
   std::cerr << "ironmill: unknown command `" << cmd << "`\n" << kUsage;
   return 2;
 }

@@ -1,5 +1,6 @@
 #include "backends/reference/interpreter.h"
 
+#include "backends/ane/ane_backend.h"
 #include "backends/coreml/coreml_backend.h"
 #include "backends/reference/kernel.h"
 #include "mil/verifier.h"
@@ -387,7 +388,8 @@ namespace ironmill::backends {
 Result<std::unique_ptr<Backend>> make_backend(const std::string& name) {
   if (name == "reference") return std::unique_ptr<Backend>(new reference::ReferenceBackend());
   if (name == "coreml") return coreml::make_coreml_backend();
-  return not_found("unknown backend `" + name + "` (available: reference, coreml)");
+  if (name == "ane") return ane::make_ane_backend();
+  return not_found("unknown backend `" + name + "` (available: reference, coreml, ane)");
 }
-std::vector<std::string> backend_names() { return {"reference", "coreml"}; }
+std::vector<std::string> backend_names() { return {"reference", "coreml", "ane"}; }
 }  // namespace ironmill::backends
