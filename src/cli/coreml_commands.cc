@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "formats/coreml/model_writer.h"
+#include "formats/coreml/pipeline_manifest.h"
+#include "formats/mapped_file.h"
 #include "formats/onnx/onnx_model.h"
 #include "frontends/coreml/coreml_import.h"
 #include "frontends/onnx/onnx_importer.h"
@@ -70,6 +72,19 @@ void count_ops(const ironmill::mil::Block& b, std::map<std::string, int>& hist) 
   }
 }
 
+// ONNX file -> verified MIL program in opset `spec`.
+ironmill::Result<ironmill::mil::Program> onnx_to_program(const std::string& input, const std::string& spec) {
+  auto model = ironmill::formats::onnx::load_model(input);
+  if (!model.ok()) return model.status();
+  ironmill::frontends::onnx::ImportOptions io;
+  io.opset = spec;
+  auto imported = ironmill::frontends::onnx::import_model(*model, io);
+  if (!imported.ok()) return imported.status().with_context(input);
+  if (auto s = ironmill::mil::verify(imported->program); !s.ok())
+    return s.with_context(input + ": converted program does not verify");
+  return std::move(imported->program);
+}
+
 }  // namespace
 
 bool is_coreml_path(const std::string& p) {
@@ -108,27 +123,19 @@ int cmd_coreml_compile(const std::vector<std::string>& args) {
     std::cerr << "ironmill compile: -o must end in .mlpackage or .mlmodel\n";
     return 2;
   }
-  auto model = ironmill::formats::onnx::load_model(input);
-  if (!model.ok()) { std::cerr << "ironmill: " << model.status().message() << "\n"; return 1; }
-  ironmill::frontends::onnx::ImportOptions io;
-  io.opset = spec;
-  auto imported = ironmill::frontends::onnx::import_model(*model, io);
-  if (!imported.ok()) { std::cerr << "ironmill: " << input << ": " << imported.status().message() << "\n"; return 1; }
-  if (auto s = ironmill::mil::verify(imported->program); !s.ok()) {
-    std::cerr << "ironmill: " << input << ": converted program does not verify: " << s.message() << "\n";
-    return 1;
-  }
+  auto program = onnx_to_program(input, spec);
+  if (!program.ok()) { std::cerr << "ironmill: " << program.status().message() << "\n"; return 1; }
   fc::WriteOptions wo;
   wo.info.spec_version = fc::spec_for_opset(*opset);
   wo.info.metadata.user_defined["com.ironmill.source"] = fs::path(input).filename().string();
-  auto s = fc::serialize_model(imported->program, wo);
+  auto s = fc::serialize_model(*program, wo);
   if (!s.ok()) { std::cerr << "ironmill: " << input << ": " << s.status().message() << "\n"; return 1; }
   const size_t weight_bytes = s->weights ? s->weights->size() : 0;
-  ironmill::Status st = ends_with(output, ".mlmodel") ? fc::write_mlmodel(output, imported->program, wo)
-                                                      : fc::write_mlpackage(output, imported->program, wo);
+  ironmill::Status st = ends_with(output, ".mlmodel") ? fc::write_mlmodel(output, *program, wo)
+                                                      : fc::write_mlpackage(output, *program, wo);
   if (!st.ok()) { std::cerr << "ironmill: " << st.message() << "\n"; return 1; }
   std::cout << output << ": specification " << s->spec_version << " (" << spec << "), "
-            << imported->program.op_count() << " ops, model " << s->model_bytes.size() << " bytes"
+            << program->op_count() << " ops, model " << s->model_bytes.size() << " bytes"
             << (ends_with(output, ".mlmodel") ? std::string(", weights inline")
                 : weight_bytes ? ", weight.bin " + std::to_string(weight_bytes) + " bytes" : std::string(", no weight.bin"))
             << "\n";
@@ -217,5 +224,68 @@ int cmd_coreml_inspect(const std::vector<std::string>& args) {
   if (j.contains("weights"))
     std::cout << "  weights: " << j["weights"]["blobs"] << " blobs, " << j["weights"]["data_bytes"] << " bytes\n";
   if (j.contains("metadata")) std::cout << "  metadata: " << j["metadata"].dump() << "\n";
+  return 0;
+}
+
+int cmd_compile_pipeline(const std::vector<std::string>& args) {
+  const char* usage = "usage: ironmill compile-pipeline MANIFEST.toml -o DIR [--spec ios15..ios18]\n";
+  std::string manifest_path, out_dir, spec = "ios18";
+  for (size_t i = 0; i < args.size(); ++i) {
+    if ((args[i] == "-o" || args[i] == "--output") && i + 1 < args.size()) out_dir = args[++i];
+    else if (args[i] == "--spec" && i + 1 < args.size()) spec = args[++i];
+    else if (manifest_path.empty() && args[i][0] != '-') manifest_path = args[i];
+    else { std::cerr << "ironmill compile-pipeline: unexpected argument " << args[i] << "\n" << usage; return 2; }
+  }
+  auto opset = ironmill::mil::opset_version(spec);
+  if (manifest_path.empty() || out_dir.empty() || !opset || *opset < 15 || *opset > 18) { std::cerr << usage; return 2; }
+  auto m = fc::load_pipeline_manifest(manifest_path);
+  if (!m.ok()) { std::cerr << "ironmill: " << m.status().message() << "\n"; return 1; }
+  for (const auto& st : m->stages) {
+    if (st.source_kind != "onnx" || st.component != "full") {
+      std::cerr << "ironmill: " << manifest_path << ": stage `" << st.name << "` (" << st.source_kind << ", component "
+                << st.component << "): only full ONNX stages are compiled so far; SafeTensors/GGUF and "
+                   "embeddings/transformer/lm_head components need the architecture templates\n";
+      return 1;
+    }
+    if (st.quantize != "none") {
+      std::cerr << "ironmill: " << manifest_path << ": stage `" << st.name << "`: quantize = " << st.quantize
+                << " is not implemented for Core ML packages\n";
+      return 1;
+    }
+  }
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (ec) { std::cerr << "ironmill: " << out_dir << ": " << ec.message() << "\n"; return 1; }
+  std::vector<fc::BuiltStage> built;
+  for (const auto& st : m->stages) {
+    auto program = onnx_to_program(st.source, spec);
+    if (!program.ok()) { std::cerr << "ironmill: stage `" << st.name << "`: " << program.status().message() << "\n"; return 1; }
+    fc::WriteOptions wo;
+    wo.info.spec_version = fc::spec_for_opset(*opset);
+    wo.info.metadata.user_defined["com.ironmill.pipeline"] = m->name;
+    wo.info.metadata.user_defined["com.ironmill.stage"] = st.name;
+    fc::BuiltStage b;
+    b.name = st.name;
+    b.package = st.name + ".mlpackage";
+    b.depends_on = st.depends_on;
+    if (auto s = fc::write_mlpackage((fs::path(out_dir) / b.package).string(), *program, wo); !s.ok()) {
+      std::cerr << "ironmill: stage `" << st.name << "`: " << s.message() << "\n";
+      return 1;
+    }
+    const auto& f = program->functions.at(0);
+    std::map<std::string, ironmill::mil::Type> types;
+    for (const auto& op : f.body.operations)
+      for (const auto& o : op.outputs) types[o.name] = o.type;
+    for (const auto& in : f.inputs) { b.inputs.push_back({in.name, in.type}); types[in.name] = in.type; }
+    for (const auto& o : f.body.outputs) b.outputs.push_back({o, types[o]});
+    std::cout << (fs::path(out_dir) / b.package).string() << ": " << program->op_count() << " ops\n";
+    built.push_back(std::move(b));
+  }
+  const std::string text = fc::pipeline_json(m->name, built);
+  auto w = ironmill::formats::AtomicFileWriter::open((fs::path(out_dir) / "pipeline.json").string());
+  ironmill::Status s = w.ok() ? (*w)->write(text.data(), text.size()) : w.status();
+  if (s.ok()) s = (*w)->commit();
+  if (!s.ok()) { std::cerr << "ironmill: " << s.message() << "\n"; return 1; }
+  std::cout << (fs::path(out_dir) / "pipeline.json").string() << ": " << built.size() << " stages\n";
   return 0;
 }

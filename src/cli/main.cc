@@ -20,6 +20,7 @@ int cmd_coreml_compile(const std::vector<std::string>& args);  // coreml_command
 bool is_coreml_compile(const std::vector<std::string>& args);  // coreml_commands.cc: no --runtime, or coreml
 int cmd_coreml_inspect(const std::vector<std::string>& args);  // coreml_commands.cc
 bool is_coreml_path(const std::string& path);                  // coreml_commands.cc
+int cmd_compile_pipeline(const std::vector<std::string>& args);  // coreml_commands.cc
 
 namespace {
 
@@ -34,6 +35,7 @@ const char* kUsage =
     "                                    Core ML model: description, functions, op histogram, weights\n"
     "  compile IN.onnx [-o OUT.mlpackage] [--spec ios15..ios18]\n"
     "                                    convert to a Core ML ML Program package (or .mlmodel)\n"
+    "  compile-pipeline MANIFEST.toml -o DIR   one .mlpackage per stage + pipeline.json\n"
     "  tokenize MODEL_DIR [--text S | --file F] [--count] [--format json]\n"
     "                                    encode text with the model's tokenizer; print ids or their count\n"
     "  export-gguf MODEL_DIR -o OUT.gguf [--type f16|q8_0|q4_0|q4_k|q6_k|f32|bf16]\n"
@@ -109,6 +111,7 @@ int main(int argc, char** argv) {
   if (cmd == "inspect" && !args.empty() && is_coreml_path(args[0])) return cmd_coreml_inspect(args);
   if (cmd == "inspect") return cmd_inspect(args);
   if (cmd == "compile" && is_coreml_compile(args)) return cmd_coreml_compile(args);
+  if (cmd == "compile-pipeline") return cmd_compile_pipeline(args);
   if (cmd == "tokenize") return cmd_tokenize(args);
   if (cmd == "export-gguf") return cmd_export_gguf(args);
   if (cmd == "validate") return cmd_validate(args);
