@@ -1,5 +1,6 @@
-// `ironmill tokenize MODEL_DIR [--text S | --file F] [--count] [--format json]`: encodes text with the
-// model's tokenizer (tokenizer.json or tokenizer.model) and prints the ids, or only their count.
+// `ironmill tokenize MODEL [--text S | --file F] [--count] [--format json]`: encodes text with the
+// tokenizer of MODEL (a model directory with tokenizer.json or tokenizer.model, one of those files, or
+// a .gguf file's tokenizer.ggml.* vocabulary) and prints the ids, or only their count.
 // Without --text or --file the text is read from standard input.
 #include <fstream>
 #include <iostream>
@@ -12,7 +13,9 @@
 #include "formats/tokenizer/tokenizer.h"
 
 int cmd_tokenize(const std::vector<std::string>& args) {
-  const char* usage = "usage: ironmill tokenize MODEL_DIR [--text S | --file F] [--count] [--format json]\n";
+  const char* usage =
+      "usage: ironmill tokenize MODEL [--text S | --file F] [--count] [--format json]\n"
+      "  MODEL: a model directory (tokenizer.json or tokenizer.model), one of those files, or a .gguf file\n";
   std::string model, text, file, format = "text";
   bool have_text = false, count_only = false;
   for (size_t i = 0; i < args.size(); ++i) {

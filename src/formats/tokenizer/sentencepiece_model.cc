@@ -495,9 +495,20 @@ std::vector<int32_t> Model::encode(std::string_view text) const {
   std::vector<std::pair<std::string_view, int32_t>> pieces;
   if (proto_.model_type == ModelType::kBpe) encode_bpe(normalized, pieces);
   else encode_unigram(normalized, pieces);
+  // As sentencepiece's processor (both model types): a run of unknown pieces becomes one <unk>.
+  std::vector<std::pair<std::string_view, int32_t>> merged;
+  merged.reserve(pieces.size());
+  for (const auto& piece : pieces) {
+    if (piece.second == unk_id_ && !merged.empty() && merged.back().second == unk_id_ &&
+        merged.back().first.data() + merged.back().first.size() == piece.first.data()) {
+      merged.back().first = std::string_view(merged.back().first.data(), merged.back().first.size() + piece.first.size());
+      continue;
+    }
+    merged.push_back(piece);
+  }
   std::vector<int32_t> ids;
-  ids.reserve(pieces.size());
-  for (const auto& [surface, id] : pieces) {
+  ids.reserve(merged.size());
+  for (const auto& [surface, id] : merged) {
     if (id == unk_id_ && proto_.byte_fallback) {
       for (unsigned char b : surface) ids.push_back(byte_ids_[b]);
       continue;

@@ -1,136 +1,129 @@
-// SentencePiece `.model` files through libsentencepiece (Debian libsentencepiece-dev), behind the
-// Tokenizer interface. Encoding is the library's; decoding is token by token with the library's
-// rules (control pieces are invisible, <unk> decodes to its surface, byte pieces are bytes, '▁' is
-// a space and the first piece of the text loses its leading '▁' when the model adds a dummy
-// prefix), which the tests check against the library's own DecodeIds.
+// SentencePiece `.model` files behind the Tokenizer interface, read natively (spm::Model, no
+// libsentencepiece). Decoding is token by token with the library's rules: control pieces are
+// invisible, <unk> decodes to its surface, byte pieces are bytes, '▁' is a space, and before any text
+// the dummy prefix's '▁' is dropped (every leading '▁' when the model folds whitespace).
+// tests/formats/oracle/sentencepiece_oracle_test.cc checks encode and decode against the library.
+#include <fstream>
 #include <memory>
+#include <sstream>
 
+#include "formats/tokenizer/sentencepiece_model.h"
+#include "formats/tokenizer/spm_tokenizer.h"
 #include "formats/tokenizer/tokenizer.h"
 
-#ifdef IRONMILL_HAVE_SENTENCEPIECE
-#include <sentencepiece_processor.h>
-#endif
-
 namespace ironmill::formats::tokenizer {
-
-#ifdef IRONMILL_HAVE_SENTENCEPIECE
 namespace {
 
 constexpr std::string_view kSpace = "\xE2\x96\x81";  // U+2581
 
 class SentencePieceTokenizer final : public Tokenizer {
  public:
-  static Result<std::unique_ptr<Tokenizer>> load(const std::filesystem::path& file) {
-    auto t = std::make_unique<SentencePieceTokenizer>();
-    t->source_ = file.string();
-    const auto st = t->sp_.Load(file.string());
-    if (!st.ok()) return parse_error(file.string() + ": not a SentencePiece model: " + st.ToString());
-    const int n = t->sp_.GetPieceSize();
-    // Does the first piece of a text lose its leading '▁'? Ask the library with a piece like "▁x".
-    for (int id = 0; id < n; ++id) {
-      if (t->sp_.IsControl(id) || t->sp_.IsUnknown(id) || t->sp_.IsByte(id)) continue;
-      const std::string piece = t->sp_.IdToPiece(id);
-      if (piece.size() > kSpace.size() && piece.compare(0, kSpace.size(), kSpace) == 0) {
-        t->strip_first_space_ = t->sp_.DecodeIds({id}).compare(0, 1, " ") != 0;
-        break;
-      }
-    }
-    if (t->sp_.unk_id() >= 0) t->unk_surface_ = t->sp_.DecodeIds({t->sp_.unk_id()});
-    return std::unique_ptr<Tokenizer>(std::move(t));
+  SentencePieceTokenizer(spm::Model model, std::string source, std::string_view kind, bool add_bos)
+      : model_(std::move(model)), source_(std::move(source)), kind_(kind), add_bos_(add_bos) {
+    const spm::ModelProto& p = model_.proto();
+    bos_ = model_.piece_to_id(p.bos_piece);
+    eos_ = model_.piece_to_id(p.eos_piece);
+    strip_first_space_ = p.add_dummy_prefix;
+    strip_leading_spaces_ = p.remove_extra_whitespaces;
   }
 
   Result<std::vector<int32_t>> encode(std::string_view text, const EncodeOptions& options) const override {
     if (size_t bad = find_invalid_utf8(text); bad != std::string_view::npos)
       return invalid_argument("encode: text is not valid UTF-8 at byte offset " + std::to_string(bad));
-    std::vector<int> ids;
-    const auto st = sp_.Encode(std::string_view(text), &ids);
-    if (!st.ok()) return internal_error(source_ + ": SentencePiece encode failed: " + st.ToString());
-    std::vector<int32_t> out;
-    out.reserve(ids.size() + 1);
+    std::vector<int32_t> ids = model_.encode(text);
     // Like HF's Llama/Gemma SentencePiece tokenizers: special tokens mean a leading BOS.
-    if (options.add_special_tokens && sp_.bos_id() >= 0) out.push_back(sp_.bos_id());
-    out.insert(out.end(), ids.begin(), ids.end());
-    return out;
+    if (options.add_special_tokens && add_bos_ && bos_ >= 0) ids.insert(ids.begin(), bos_);
+    return ids;
   }
 
-  size_t vocab_size() const override { return static_cast<size_t>(sp_.GetPieceSize()); }
+  size_t vocab_size() const override { return model_.proto().pieces.size(); }
   std::optional<std::string> id_to_token(int32_t id) const override {
-    if (id < 0 || id >= sp_.GetPieceSize()) return std::nullopt;
-    return sp_.IdToPiece(id);
+    if (!valid(id)) return std::nullopt;
+    return model_.proto().pieces[id].text;
   }
   std::optional<int32_t> token_to_id(std::string_view token) const override {
-    const int id = sp_.PieceToId(std::string_view(token));
-    if (id == sp_.unk_id() && sp_.IdToPiece(id) != token) return std::nullopt;
+    const int32_t id = model_.piece_to_id(token);
+    if (id < 0) return std::nullopt;
     return id;
   }
   bool is_special(int32_t id) const override {
-    return id >= 0 && id < sp_.GetPieceSize() && (sp_.IsControl(id) || sp_.IsUnknown(id));
+    if (!valid(id)) return false;
+    const auto t = model_.proto().pieces[id].type;
+    return t == spm::PieceType::kControl || t == spm::PieceType::kUnknown;
   }
-  std::optional<int32_t> bos_id() const override {
-    return sp_.bos_id() >= 0 ? std::optional<int32_t>(sp_.bos_id()) : std::nullopt;
-  }
-  std::optional<int32_t> eos_id() const override {
-    return sp_.eos_id() >= 0 ? std::optional<int32_t>(sp_.eos_id()) : std::nullopt;
-  }
-  std::string_view kind() const override { return "sentencepiece"; }
+  std::optional<int32_t> bos_id() const override { return bos_ >= 0 ? std::optional<int32_t>(bos_) : std::nullopt; }
+  std::optional<int32_t> eos_id() const override { return eos_ >= 0 ? std::optional<int32_t>(eos_) : std::nullopt; }
+  std::string_view kind() const override { return kind_; }
 
   Status decode_token(int32_t id, const DecodeOptions& options, DecodeState& state, std::string& bytes) const override {
-    if (id < 0 || id >= sp_.GetPieceSize())
+    if (!valid(id))
       return invalid_argument("decode: token id " + std::to_string(id) + " is not in the vocabulary of " + source_ +
-                              " (" + std::to_string(sp_.GetPieceSize()) + " ids)");
+                              " (" + std::to_string(vocab_size()) + " ids)");
     ++state.tokens;
-    if (sp_.IsControl(id)) return Status::Ok();  // invisible
-    if (sp_.IsUnknown(id)) {
-      if (options.skip_special_tokens) return Status::Ok();
-      bytes += unk_surface_;
-      state.any_text |= !unk_surface_.empty();
-      return Status::Ok();
+    const spm::Piece& piece = model_.proto().pieces[id];
+    switch (piece.type) {
+      case spm::PieceType::kControl: return Status::Ok();  // invisible
+      case spm::PieceType::kUnknown:
+        if (options.skip_special_tokens) return Status::Ok();
+        bytes += model_.proto().unk_surface;
+        state.any_text |= !model_.proto().unk_surface.empty();
+        return Status::Ok();
+      case spm::PieceType::kByte:  // "<0xAB>", checked when the model was built
+        bytes.push_back(static_cast<char>(std::stoi(piece.text.substr(3, 2), nullptr, 16)));
+        state.any_text = true;
+        return Status::Ok();
+      default: break;
     }
-    std::string piece = sp_.IdToPiece(id);
-    if (sp_.IsByte(id)) {  // "<0xAB>"
-      bytes.push_back(static_cast<char>(std::stoi(piece.substr(3, 2), nullptr, 16)));
-      state.any_text = true;
-      return Status::Ok();
+    std::string_view p = piece.text;
+    // Leading '▁' before any text: with whitespace folding every one goes (as the library does), else only
+    // the dummy prefix's.
+    if (!state.any_text && p.substr(0, kSpace.size()) == kSpace &&
+        (strip_leading_spaces_ || (strip_first_space_ && !state.prefix_consumed))) {
+      p.remove_prefix(kSpace.size());
+      state.prefix_consumed = true;
     }
-    std::string_view p = piece;
-    if (!state.any_text && strip_first_space_ && p.substr(0, kSpace.size()) == kSpace) p.remove_prefix(kSpace.size());
-    std::string text;
+    const size_t before = bytes.size();
     size_t prev = 0;
     for (size_t at; (at = p.find(kSpace, prev)) != std::string_view::npos; prev = at + kSpace.size()) {
-      text.append(p.substr(prev, at - prev));
-      text.push_back(' ');
+      bytes.append(p.substr(prev, at - prev));
+      bytes.push_back(' ');
     }
-    text.append(p.substr(prev));
-    state.any_text |= !text.empty();
-    bytes += text;
+    bytes.append(p.substr(prev));
+    state.any_text |= bytes.size() != before;
     return Status::Ok();
   }
 
  private:
-  sentencepiece::SentencePieceProcessor sp_;
+  bool valid(int32_t id) const { return id >= 0 && static_cast<size_t>(id) < model_.proto().pieces.size(); }
+
+  spm::Model model_;
   std::string source_;
-  std::string unk_surface_ = " \xE2\x81\x87 ";
+  std::string kind_;
+  bool add_bos_ = true;
+  int32_t bos_ = -1, eos_ = -1;
   bool strip_first_space_ = true;
+  bool strip_leading_spaces_ = true;
 };
 
 }  // namespace
 
-bool sentencepiece_available() { return true; }
+Result<std::unique_ptr<Tokenizer>> make_sentencepiece_tokenizer(spm::ModelProto proto, const std::string& source,
+                                                                std::string_view kind, bool add_bos) {
+  IM_ASSIGN_OR_RETURN(spm::Model model, spm::Model::create(std::move(proto), source));
+  return std::unique_ptr<Tokenizer>(
+      std::make_unique<SentencePieceTokenizer>(std::move(model), source, kind, add_bos));
+}
 
 Result<std::unique_ptr<Tokenizer>> load_sentencepiece(const std::filesystem::path& model_file) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(model_file, ec)) return not_found(model_file.string() + ": no such file");
-  return SentencePieceTokenizer::load(model_file);
+  std::ifstream in(model_file, std::ios::binary);
+  if (!in) return not_found(model_file.string() + ": cannot open");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string bytes = ss.str();
+  IM_ASSIGN_OR_RETURN(spm::ModelProto proto, spm::parse_model_proto(bytes, model_file.string()));
+  return make_sentencepiece_tokenizer(std::move(proto), model_file.string(), "sentencepiece", true);
 }
-
-#else
-
-bool sentencepiece_available() { return false; }
-
-Result<std::unique_ptr<Tokenizer>> load_sentencepiece(const std::filesystem::path& model_file) {
-  return unsupported(model_file.string() + ": SentencePiece models need libsentencepiece, and this build has none");
-}
-
-#endif
 
 }  // namespace ironmill::formats::tokenizer

@@ -1,6 +1,7 @@
 #include "formats/tokenizer/tokenizer.h"
 
 #include "formats/hf/json_file.h"
+#include "formats/tokenizer/gguf_vocab.h"
 
 namespace ironmill::formats::tokenizer {
 
@@ -44,6 +45,7 @@ Result<std::unique_ptr<Tokenizer>> load_tokenizer(const std::filesystem::path& p
     return not_found(path.string() + ": no such file or directory");
   }
   if (file.extension() == ".model") return load_sentencepiece(file);
+  if (file.extension() == ".gguf") return load_gguf_tokenizer(file);
   IM_ASSIGN_OR_RETURN(std::string text, hf::read_text_file(file));
   std::string config;
   const auto config_path = file.parent_path() / "tokenizer_config.json";

@@ -1,5 +1,6 @@
 // Tokenizers behind one interface: Hugging Face `tokenizer.json` (BPE; byte-level, metaspace and
-// byte-fallback variants) and SentencePiece `.model` files (through libsentencepiece when built in).
+// byte-fallback variants), SentencePiece `.model` files (read natively) and the vocabulary embedded
+// in GGUF files (gguf_vocab.h).
 //
 // Decoding is defined token by token (each id contributes bytes, given what came before), so the
 // streaming decoder and the one-shot decode() are the same computation and always agree; neither
@@ -37,6 +38,7 @@ struct DecodeState {
   size_t strip_left = 0;   // leading characters a fused Strip decoder still removes
   bool strip_init = false;
   bool any_text = false;   // some non-empty text has been produced (SentencePiece's "bos whitespace")
+  bool prefix_consumed = false;  // SentencePiece: the dummy-prefix '▁' was dropped (only ever one)
   std::string held;        // trailing text held back (a fused Strip with stop > 0)
 };
 
@@ -55,7 +57,7 @@ class Tokenizer {
   virtual bool is_special(int32_t id) const = 0;
   virtual std::optional<int32_t> bos_id() const { return std::nullopt; }
   virtual std::optional<int32_t> eos_id() const { return std::nullopt; }
-  // "hf-bpe" or "sentencepiece".
+  // "hf-bpe", "sentencepiece", "gguf-gpt2" or "gguf-llama".
   virtual std::string_view kind() const = 0;
 
   // The decode protocol: appends to `bytes` what token `id` contributes after the tokens already fed
@@ -82,16 +84,16 @@ class StreamDecoder {
   std::string bytes_;
 };
 
-// A model directory (tokenizer.json, else tokenizer.model) or one of those files. tokenizer_config.json
-// next to a tokenizer.json supplies the BOS/EOS names.
+// A model directory (tokenizer.json, else tokenizer.model) or one of those files, or a .gguf file
+// (its tokenizer.ggml.* metadata). tokenizer_config.json next to a tokenizer.json supplies the
+// BOS/EOS names.
 Result<std::unique_ptr<Tokenizer>> load_tokenizer(const std::filesystem::path& path);
 
 // tokenizer.json text; `tokenizer_config_json` is the text of tokenizer_config.json or empty.
 Result<std::unique_ptr<Tokenizer>> parse_hf_tokenizer(std::string_view tokenizer_json, const std::string& source,
                                                       std::string_view tokenizer_config_json = {});
 
-// A SentencePiece model file. Fails with kUnsupported when built without libsentencepiece.
+// A SentencePiece model file (UNIGRAM or BPE), read natively.
 Result<std::unique_ptr<Tokenizer>> load_sentencepiece(const std::filesystem::path& model_file);
-bool sentencepiece_available();
 
 }  // namespace ironmill::formats::tokenizer
