@@ -8,9 +8,7 @@ namespace ironmill::frontends::onnx {
 const std::vector<UnsupportedOp>& unsupported_onnx_ops() {
   static const std::vector<UnsupportedOp> table = {
       // Control flow and non-tensor values.
-      {"If", "control flow with subgraphs: MIL has cond, but subgraph conversion is not implemented yet"},
-      {"Loop", "control flow with subgraphs: MIL has while_loop, but subgraph conversion is not implemented yet"},
-      {"Scan", "control flow with subgraphs: not implemented"},
+      {"Loop", "control flow with a run-time trip count / condition: MIL has while_loop, but Loop bodies are not converted (If and Scan are, by inlining)"},
       {"SequenceConstruct", "sequence values: MIL lists are not targeted by the converter"},
       {"SequenceEmpty", "sequence values: MIL lists are not targeted by the converter"},
       {"SequenceInsert", "sequence values: MIL lists are not targeted by the converter"},

@@ -1380,6 +1380,7 @@ const std::map<std::string, Lowering>& lowering_table() {
     add_resize_lowerings(t);
     add_recurrent_lowerings(t);
     add_misc_lowerings(t);
+    add_control_lowerings(t);
     return t;
   }();
   return table;

@@ -66,6 +66,12 @@ class LowerContext {
   }
   Status fail(const std::string& why) const { return unsupported(why); }
 
+  // Subgraphs (If branches, Scan bodies): converts `g`'s nodes inline into the current program with
+  // its inputs bound to `inputs` (outer-scope values stay visible) and returns its outputs' MIL names.
+  Result<std::vector<std::string>> inline_graph(const ::onnx::GraphProto& g, const std::vector<std::string>& inputs);
+  // MIL name of a value (emits a const op for a constant).
+  std::string materialize(OnnxValue& v);
+
   const ::onnx::NodeProto& node;
   const int opset;
 
@@ -96,6 +102,7 @@ void add_loss_lowerings(std::map<std::string, Lowering>& table);       // Negati
 void add_resize_lowerings(std::map<std::string, Lowering>& table);     // Resize, Upsample
 void add_recurrent_lowerings(std::map<std::string, Lowering>& table);  // RNN, GRU, LSTM
 void add_misc_lowerings(std::map<std::string, Lowering>& table);       // BitShift, Compress, windows, ...
+void add_control_lowerings(std::map<std::string, Lowering>& table);    // If, Scan (subgraphs inlined)
 
 // Helpers shared by the lowering files.
 inline mil::DType value_dtype(LowerContext& c, const std::string& n) { return c.type(n) ? c.type(n)->dtype : mil::DType::kFp32; }

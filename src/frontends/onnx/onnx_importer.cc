@@ -123,6 +123,44 @@ std::vector<float> LowerContext::afloats(const std::string& n) const {
   return a ? std::vector<float>(a->floats().begin(), a->floats().end()) : std::vector<float>{};
 }
 
+std::string LowerContext::materialize(OnnxValue& v) {
+  if (v.mil.empty() && v.konst) v.mil = b.constant(*v.konst);
+  return v.mil;
+}
+
+Result<std::vector<std::string>> LowerContext::inline_graph(const ::onnx::GraphProto& g, const std::vector<std::string>& inputs) {
+  if (static_cast<size_t>(g.input_size()) != inputs.size())
+    return invalid_argument("subgraph '" + g.name() + "' takes " + std::to_string(g.input_size()) + " inputs, got " +
+                            std::to_string(inputs.size()));
+  for (int i = 0; i < g.input_size(); ++i) values_[g.input(i).name()] = OnnxValue{inputs[i], std::nullopt, 0};
+  for (const auto& t : g.initializer()) {
+    IM_ASSIGN_OR_RETURN(auto raw, formats::onnx::tensor_from_proto(t, ""));
+    IM_ASSIGN_OR_RETURN(auto narrowed, narrow_for_mil(raw));
+    values_[t.name()] = OnnxValue{"", narrowed, t.data_type()};
+  }
+  for (const auto& n : g.node()) {
+    const std::string who = "subgraph '" + g.name() + "' node '" + n.name() + "' (" + n.op_type() + ")";
+    std::string why = check_node(n, opset);
+    if (!why.empty()) return unsupported(who + ": " + why);
+    for (const auto& in : n.input())
+      if (!in.empty() && !values_.count(in)) return invalid_argument(who + ": input '" + in + "' is not defined before use");
+    LowerContext sub(b, values_, graph_inputs_, needs_constant_, n, opset);
+    Status st = lowering_table().at(n.op_type()).lower(sub);
+    if (st.ok() && !b.status().ok()) st = b.status();
+    if (!st.ok()) return st.with_context(who);
+    for (int i = 0; i < n.output_size(); ++i)
+      if (!n.output(i).empty() && !values_.count(n.output(i)))
+        return unsupported(who + ": output #" + std::to_string(i) + " is not produced by the conversion");
+  }
+  std::vector<std::string> outs;
+  for (const auto& o : g.output()) {
+    auto it = values_.find(o.name());
+    if (it == values_.end()) return invalid_argument("subgraph '" + g.name() + "' output '" + o.name() + "' is never produced");
+    outs.push_back(materialize(it->second));
+  }
+  return outs;
+}
+
 // ---- capability --------------------------------------------------------------------------------------
 
 std::vector<std::string> converted_onnx_ops() {
