@@ -61,21 +61,30 @@ std::string pack_elements(const mil::Tensor& t) {
 }
 
 Result<mil::Tensor> unpack_elements(DType dtype, const mil::Shape& shape, const uint8_t* data, size_t size) {
-  const int64_t numel = mil::shape_numel(shape);
-  if (numel < 0) return invalid_argument("unpack: shape " + mil::shape_to_string(shape) + " has unknown dims");
-  mil::Tensor t(dtype, shape);
+  // Sizes are checked before anything is allocated, so a hostile shape cannot exhaust memory.
+  int64_t numel = 1;
+  for (int64_t d : shape) {
+    if (d < 0) return invalid_argument("unpack: shape " + mil::shape_to_string(shape) + " has unknown dims");
+    if (d != 0 && numel > (int64_t(1) << 40) / d)
+      return invalid_argument("unpack: shape " + mil::shape_to_string(shape) + " is too large");
+    numel *= d;
+  }
+  const int bits = mil::dtype_bits(dtype);
+  if (bits == 0) return invalid_argument("unpack: dtype " + std::string(mil::dtype_name(dtype)) + " has no raw bytes");
   if (!mil::is_sub_byte(dtype)) {
-    if (size != t.nbytes())
+    const size_t need = static_cast<size_t>(numel) * static_cast<size_t>(mil::dtype_element_bytes(dtype));
+    if (size != need)
       return invalid_argument(std::to_string(size) + " bytes for " + std::string(mil::dtype_name(dtype)) +
-                              mil::shape_to_string(shape) + ", expected " + std::to_string(t.nbytes()));
+                              mil::shape_to_string(shape) + ", expected " + std::to_string(need));
+    mil::Tensor t(dtype, shape);
     if (size) std::memcpy(t.mutable_raw(), data, size);
     return t;
   }
-  const int bits = mil::dtype_bits(dtype);
   const size_t need = (static_cast<size_t>(numel) * bits + 7) / 8;
   if (size != need)
     return invalid_argument(std::to_string(size) + " bytes for " + std::to_string(numel) + " " +
                             std::string(mil::dtype_name(dtype)) + " elements, expected " + std::to_string(need));
+  mil::Tensor t(dtype, shape);
   uint8_t* dst = t.mutable_raw();
   const unsigned mask = (1u << bits) - 1;
   for (int64_t i = 0; i < numel; ++i) {
@@ -184,8 +193,13 @@ Result<mil::Tensor> BlobReader::tensor(uint64_t off, DType dtype, const mil::Sha
   if (stored != dtype)
     return parse_error(where + " holds " + std::string(mil::dtype_name(stored)) + ", the program declares " +
                        std::string(mil::dtype_name(dtype)));
-  for (int64_t d : shape)
+  int64_t numel = 1;
+  for (int64_t d : shape) {
     if (d < 0) return parse_error(where + ": declared shape " + mil::shape_to_string(shape) + " is not static");
+    if (d != 0 && numel > (int64_t(1) << 40) / d)
+      return parse_error(where + ": declared shape " + mil::shape_to_string(shape) + " is too large");
+    numel *= d;
+  }
   if (!mil::is_sub_byte(dtype) && r.data_offset % static_cast<uint64_t>(std::max(1, mil::dtype_element_bytes(dtype))) == 0) {
     const size_t want = static_cast<size_t>(mil::shape_numel(shape)) * mil::dtype_element_bytes(dtype);
     if (want != r.size)

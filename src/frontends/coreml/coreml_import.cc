@@ -80,11 +80,41 @@ struct Reader {
 
   Result<mil::Tensor> immediate_tensor(const milpb::TensorValue& tv, const Type& t, const std::string& where) {
     if (!t.is_tensor() || !t.fully_known()) return err(where, "immediate tensor of non-static type " + mil::type_to_string(t));
-    const int64_t n = mil::shape_numel(t.dims);
+    // The element count must match before anything is allocated (hostile shapes cannot exhaust memory).
+    int64_t n = 1;
+    for (int64_t d : t.dims) {
+      if (d != 0 && n > (int64_t(1) << 40) / d) return err(where, "shape " + mil::shape_to_string(t.dims) + " is too large");
+      n *= d;
+    }
+    int64_t given = -1;
+    switch (tv.value_case()) {
+      case milpb::TensorValue::kFloats: given = tv.floats().values_size(); break;
+      case milpb::TensorValue::kDoubles: given = tv.doubles().values_size(); break;
+      case milpb::TensorValue::kInts: given = tv.ints().values_size(); break;
+      case milpb::TensorValue::kLongInts: given = tv.longints().values_size(); break;
+      case milpb::TensorValue::kBools: given = tv.bools().values_size(); break;
+      case milpb::TensorValue::kStrings: given = tv.strings().values_size(); break;
+      case milpb::TensorValue::kBytes: given = -2; break;  // checked by unpack_elements before allocating
+      default: break;
+    }
+    if (given == -1 && n != 0) return err(where, "immediate tensor value has no elements for " + mil::type_to_string(t));
+    if (given >= 0 && given != n) return err(where, std::to_string(given) + " values for " + mil::type_to_string(t));
+    if (t.dtype == DType::kString && tv.value_case() != milpb::TensorValue::kStrings)
+      return err(where, "string tensor without string values");
     auto count = [&](int64_t got) -> Status {
       if (got != n) return err(where, std::to_string(got) + " values for " + mil::type_to_string(t));
       return Status::Ok();
     };
+    if (tv.value_case() == milpb::TensorValue::kBytes && t.dtype != DType::kString) {
+      const std::string& b = tv.bytes().values();
+      auto r = fc::unpack_elements(t.dtype, t.dims, reinterpret_cast<const uint8_t*>(b.data()), b.size());
+      if (!r.ok()) return err(where, r.status().message());
+      if (t.dtype == DType::kBool || t.dtype == DType::kFp32 || t.dtype == DType::kFp64 || t.dtype == DType::kInt16 ||
+          t.dtype == DType::kUint16 || t.dtype == DType::kInt32 || t.dtype == DType::kInt64 || t.dtype == DType::kUint64)
+        return err(where, "immediate value field " + std::to_string(tv.value_case()) + " does not hold " +
+                              std::string(mil::dtype_name(t.dtype)) + " elements");
+      return r;
+    }
     mil::Tensor out(t.dtype, t.dims);
     switch (t.dtype) {
       case DType::kBool:

@@ -17,6 +17,7 @@
 #include "frontends/coreml/coreml_import.h"
 #include "mil/builder.h"
 #include "mil/text.h"
+#include "mil/verifier.h"
 #include "op_eval/op_eval.h"
 #include "test_support.h"
 
@@ -358,6 +359,44 @@ TEST(CoreMLPackage, CorruptInputsGiveClearErrors) {
   write(pkg + "/Manifest.json", "{\"fileFormatVersion\": \"2.0.0\"}");
   expect_error_contains(load_coreml(pkg).status(), {"Manifest.json", "2.0.0"});
   fs::remove_all(dir);
+}
+
+TEST(CoreMLPackage, MutatedModelBytesNeverCrashTheReader) {
+  // A model with blob weights, immediates of several dtypes, a nested block-free multi-op body.
+  mil::Program p = stateful_kv_program();
+  {
+    mil::Builder b(p, "extra", "ios18");
+    auto x = b.input("x", Type::tensor(DType::kFp16, {2, 16}));
+    std::vector<double> w(16 * 16);
+    for (size_t i = 0; i < w.size(); ++i) w[i] = 0.01 * double(i % 17);
+    auto y = b.op("linear", {{"x", x}, {"weight", Tensor::from_f64(DType::kFp16, {16, 16}, w)}});
+    b.output(b.op("reshape", {{"x", y}, {"shape", testing::int32_vector({4, 8})}}));
+    ASSERT_TRUE(b.finish().ok()) << b.status().message();
+  }
+  auto s = fc::serialize_model(p, {});
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  ASSERT_TRUE(s->weights.has_value());
+  uint32_t rng = 12345;
+  auto next = [&] { rng = rng * 1103515245u + 12345u; return rng >> 8; };
+  int parsed = 0, rejected = 0;
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::string m = s->model_bytes, w = *s->weights;
+    std::string& target = (iter % 4 == 3) ? w : m;
+    const int flips = 1 + int(next() % 4);
+    for (int k = 0; k < flips; ++k) target[next() % target.size()] = char(next() & 0xff);
+    if (iter % 7 == 0) target.resize(next() % target.size());
+    auto reader = fc::BlobReader::open(std::make_shared<formats::ByteBuffer>(w), "weight.bin");
+    if (!reader.ok()) { ++rejected; continue; }
+    auto r = import_model_bytes(m, *reader, "model.mlmodel");
+    if (!r.ok()) { ++rejected; continue; }
+    ++parsed;
+    (void)mil::verify(r->program);  // must not crash either
+    fc::WriteOptions wo;
+    wo.info = r->info;
+    (void)fc::serialize_model(r->program, wo);
+  }
+  std::printf("mutations: %d parsed, %d rejected with an error\n", parsed, rejected);
+  EXPECT_GT(rejected, 0);
 }
 
 }  // namespace
