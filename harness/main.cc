@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/ane_matrix_command.h"
 #include "harness/onnx_conformance_command.h"
 #include "harness/op_eval_command.h"
 
@@ -12,7 +13,8 @@ int main(int argc, char** argv) {
       "usage: mill-harness <command> [options]\n"
       "commands:\n"
       "  op-eval    run the op-support eval suite and write reports/op-matrix.{md,json}\n"
-      "  onnx-conformance  run ONNX backend node tests through the ONNX frontend + reference interpreter\n";
+      "  onnx-conformance  run ONNX backend node tests through the ONNX frontend + reference interpreter\n"
+      "  ane-matrix [--profile NAME]  published ANE op matrix vs the EMULATED verdict: reports/ane-op-matrix.{md,json,html}\n";
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {
     std::cout << usage;
     return args.empty() ? 2 : 0;
@@ -21,6 +23,7 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   if (cmd == "op-eval") return ironmill::harness::op_eval_command(args);
   if (cmd == "onnx-conformance") return ironmill::harness::onnx_conformance_command(args);
+  if (cmd == "ane-matrix") return ironmill::harness::ane_matrix_command(args);
   std::cerr << "mill-harness: unknown command `" << cmd << "`\n" << usage;
   return 2;
 }

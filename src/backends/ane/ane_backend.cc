@@ -115,6 +115,16 @@ Result<std::unique_ptr<Executable>> AneBackend::compile(const mil::Program& prog
   IM_RETURN_IF_ERROR(pm.run(p).with_context("ANE lowering"));
   last_lowered_ = p;
   last_report_ = evaluate_program(p, profile_);
+  // A program the policy rejects is reported as the device would (rule + source), before bundling,
+  // which needs static [N,C,H,W] I/O.
+  if (!last_report_.compiles()) {
+    std::string why;
+    for (const auto& f : last_report_.findings)
+      if (f.error && why.empty()) why = f.rule + " [" + f.source + "]: " + f.message;
+    for (const auto& o : last_report_.ops)
+      if (!o.on_ane() && why.empty()) why = "`" + o.type + "` (" + o.name + "): " + o.rule + " [" + o.source + "]: " + o.message;
+    return unsupported("emulated ANE compiler rejects the program (profile " + profile_.name + "): " + why);
+  }
   IM_ASSIGN_OR_RETURN(formats::bundles::SubProgram sub, formats::bundles::make_sub_program(p, "main"));
   WeightFiles weights;
   if (!sub.weights.empty()) weights[formats::bundles::weight_path_for("main")] = sub.weights;

@@ -143,10 +143,20 @@ Result<SubProgram> make_sub_program(const mil::Program& program, const std::stri
     v = std::move(ref);
     return Status::Ok();
   };
+  // Constants read at compile time by constexpr ops stay inline, as do integer tensors (shapes, axes):
+  // the compiler needs their values, not a weight.
+  std::set<std::string> constexpr_inputs;
+  for (const auto& op : f->body.operations)
+    if (op.type.rfind("constexpr_", 0) == 0)
+      for (const auto& [k, a] : op.inputs)
+        for (const auto& b : a.bindings)
+          if (b.is_ref()) constexpr_inputs.insert(b.name);
   for (auto& op : f->body.operations) {
     if (op.type == "const") {
       auto& v = op.attributes.at("val");
-      if (v.is_tensor() && v.tensor().numel() > 1) IM_RETURN_IF_ERROR(to_blob(v));
+      if (v.is_tensor() && v.tensor().numel() > 1 && mil::is_float(v.tensor().dtype()) &&
+          !constexpr_inputs.count(op.outputs.at(0).name))
+        IM_RETURN_IF_ERROR(to_blob(v));
       out.push_back(std::move(op));
       continue;
     }

@@ -4,6 +4,13 @@
 
 namespace ironmill::passes::ane {
 
+namespace {
+// Dtypes `reshape` takes; other I/O (int4, strings, ...) is left for the policy to reject.
+bool reshapable(mil::DType d) {
+  return d == mil::DType::kFp16 || d == mil::DType::kFp32 || d == mil::DType::kInt32 || d == mil::DType::kBool;
+}
+}  // namespace
+
 mil::Shape ane_io_shape(const mil::Shape& d) {
   if (d.empty()) return {1, 1, 1, 1};
   if (d.size() == 4 && d[0] == 1 && d[2] == 1) return d;
@@ -19,7 +26,7 @@ Result<bool> LayoutPass::run(mil::Program& program) {
     OpEmitter e(f, "layout");
     const std::vector<std::string> outputs_before = f.body.outputs;
     for (auto& in : f.inputs) {
-      if (!in.type.is_tensor() || !in.type.fully_known()) continue;
+      if (!in.type.is_tensor() || !in.type.fully_known() || !reshapable(in.type.dtype)) continue;
       const mil::Shape io = ane_io_shape(in.type.dims);
       if (io == in.type.dims) continue;
       const std::string natural = e.fresh(in.name);
@@ -39,7 +46,9 @@ Result<bool> LayoutPass::run(mil::Program& program) {
     for (const auto& in : f.inputs) inputs.insert(in.name);
     for (const auto& out : std::vector<std::string>(f.body.outputs)) {
       auto it = types.find(out);
-      if (it == types.end() || inputs.count(out) || !it->second.is_tensor() || !it->second.fully_known()) continue;
+      if (it == types.end() || inputs.count(out) || !it->second.is_tensor() || !it->second.fully_known() ||
+          !reshapable(it->second.dtype))
+        continue;
       const mil::Shape io = ane_io_shape(it->second.dims);
       if (io == it->second.dims) continue;
       const std::string natural = e.fresh(out);
