@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Recomputes the golden outputs in golden/<case>/ from each case's own weights with Hugging Face
+transformers (needs torch and transformers 5.17; fp32, CPU, eager attention, as the fixtures were made).
+
+  python3 golden/regenerate.py [--check] [--cases llama,qwen3,...] [--out DIR]
+
+Without --check it writes golden.safetensors (and, for kjv-llama-5m, the figures in golden.json) under
+--out (default: the case directories themselves). With --check it recomputes and compares with the
+committed files instead, printing the largest deviation per tensor, and exits 1 on a mismatch
+(ids must be equal; float tensors within 1e-4 relative to their max |value|).
+
+The input ids are taken from the committed golden.json (they were drawn at random by the fixture
+generator); everything else is recomputed.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+
+import torch
+from safetensors.torch import load_file, save_file
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+HF_TINY = ["llama", "llama-tied-gqa1", "mistral-sw", "qwen2", "qwen3", "qwen3_5", "gemma2", "gemma3", "gemma4",
+           "deepseek_v3"]
+
+
+def load(case_dir):
+    model = AutoModelForCausalLM.from_pretrained(case_dir, dtype=torch.float32, attn_implementation="eager")
+    return model.eval()
+
+
+@torch.no_grad()
+def forward(model, ids, hidden=False):
+    out = model(torch.tensor([ids]), use_cache=False, output_hidden_states=hidden)
+    return out
+
+
+@torch.no_grad()
+def greedy_without_cache(model, ids, n):
+    """Each new token from a cache-free forward pass over the whole sequence so far."""
+    seq, chosen, logits = list(ids), [], []
+    for _ in range(n):
+        last = forward(model, seq).logits[0, -1]
+        tok = int(torch.argmax(last))
+        chosen.append(tok)
+        logits.append(last)
+        seq.append(tok)
+    return chosen, torch.stack(logits)
+
+
+def hf_tiny_case(case_dir, meta):
+    model = load(case_dir)
+    ids = meta["input_ids"]
+    out = forward(model, ids, hidden=True)
+    generated, decode_logits = greedy_without_cache(model, ids, meta.get("new_tokens", 8))
+    full = forward(model, ids + generated).logits[0]
+    return {
+        "input_ids": torch.tensor(ids, dtype=torch.int32),
+        "prefill_logits": out.logits[0].float().contiguous(),
+        "hidden_states": torch.stack([h[0] for h in out.hidden_states]).float().contiguous(),
+        "generated_ids": torch.tensor(generated, dtype=torch.int32),
+        "decode_logits": decode_logits.float().contiguous(),
+        "full_logits": full.float().contiguous(),
+    }, {}
+
+
+@torch.no_grad()
+def nll_sum(logits, targets):
+    lp = torch.log_softmax(logits.double(), dim=-1)
+    return float(-lp.gather(1, targets[:, None]).sum()), int(targets.numel())
+
+
+@torch.no_grad()
+def kjv_case(case_dir, meta):
+    model = load(case_dir)
+    tok = AutoTokenizer.from_pretrained(case_dir)
+    ids = tok(meta["prompt"], add_special_tokens=False)["input_ids"]
+    prompt_logits = forward(model, ids).logits[0]
+    greedy, decode_logits = greedy_without_cache(model, ids, len(meta["greedy_ids"]))
+    with open(os.path.join(case_dir, "kjv-test.txt"), encoding="utf-8") as f:
+        test = torch.tensor(tok(f.read(), add_special_tokens=False)["input_ids"])
+    n = test.numel()
+    # Chunked (llama-perplexity): chunks of 256, score the second half of each.
+    total, count = 0.0, 0
+    for c in range(n // 256):
+        chunk = test[c * 256:(c + 1) * 256]
+        lg = forward(model, chunk.tolist()).logits[0]
+        s, k = nll_sum(lg[128:255], chunk[129:256])
+        total, count = total + s, count + k
+    chunked = [math.exp(total / count), count, n // 256]
+    # Sliding window 512, stride 256 (Hugging Face's protocol).
+    total, count, prev_end = 0.0, 0, 0
+    for begin in range(0, n, 256):
+        end = min(begin + 512, n)
+        trg = end - prev_end
+        window = test[begin:end]
+        lg = forward(model, window.tolist()).logits[0]
+        first = max(1, window.numel() - trg)
+        s, k = nll_sum(lg[first - 1:-1], window[first:])
+        total, count, prev_end = total + s, count + k, end
+        if end == n:
+            break
+    sliding = [math.exp(total / count), count]
+    tensors = {"prompt_logits": prompt_logits.float().contiguous(), "decode_logits": decode_logits.float().contiguous()}
+    figures = {"prompt_ids": ids, "greedy_ids": greedy, "test_tokens": n, "ppl_kjv_test_chunked_ctx256": chunked,
+               "ppl_kjv_test_sliding_512_256": sliding}
+    return tensors, figures
+
+
+def compare(name, ours, committed, ok):
+    for key, ref in committed.items():
+        if key not in ours:
+            print(f"  {name}: {key} not recomputed")
+            continue
+        a, b = ours[key], ref
+        if a.dtype in (torch.int32, torch.int64):
+            same = a.shape == b.shape and bool((a.long() == b.long()).all())
+            print(f"  {name}: {key} {'equal' if same else 'DIFFERENT'}")
+            ok = ok and same
+        else:
+            d = float((a.float() - b.float()).abs().max()) if a.shape == b.shape else float("inf")
+            m = float(b.float().abs().max())
+            good = d <= 1e-4 * m
+            print(f"  {name}: {key} max |d| {d:.3e} (max |ref| {m:.3e}) {'ok' if good else 'MISMATCH'}")
+            ok = ok and good
+    return ok
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--check", action="store_true")
+    ap.add_argument("--cases", default=",".join(HF_TINY + ["kjv-llama-5m"]))
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    ok = True
+    for name in args.cases.split(","):
+        case_dir = os.path.join(HERE, name)
+        with open(os.path.join(case_dir, "golden.json")) as f:
+            meta = json.load(f)
+        tensors, figures = (kjv_case if name == "kjv-llama-5m" else hf_tiny_case)(case_dir, meta)
+        if args.check:
+            ok = compare(name, tensors, load_file(os.path.join(case_dir, "golden.safetensors")), ok)
+            for key, value in figures.items():
+                ref = meta.get(key)
+                if isinstance(value, list) and value and isinstance(value[0], float):
+                    good = abs(value[0] - ref[0]) <= 1e-4 * abs(ref[0]) and value[1:] == ref[1:]
+                else:
+                    good = value == ref
+                print(f"  {name}: {key} {value} vs {ref} {'ok' if good else 'MISMATCH'}")
+                ok = ok and good
+            continue
+        out_dir = os.path.join(args.out, name) if args.out else case_dir
+        os.makedirs(out_dir, exist_ok=True)
+        tmp = os.path.join(out_dir, "golden.safetensors.tmp")
+        save_file(tensors, tmp)
+        os.replace(tmp, os.path.join(out_dir, "golden.safetensors"))
+        if figures:
+            meta.update(figures)
+            tmp = os.path.join(out_dir, "golden.json.tmp")
+            with open(tmp, "w") as f:
+                json.dump(meta, f, indent=1)
+            os.replace(tmp, os.path.join(out_dir, "golden.json"))
+        print(f"wrote {out_dir}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
