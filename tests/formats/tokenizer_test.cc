@@ -737,7 +737,7 @@ TEST(SentencePiece, NativeModelLoadsAndRoundTrips) {
                                  std::string("Ünïcödé 你好 🙂 — ok")}) {
     auto ids = (*t)->encode(text, no_bos);
     ASSERT_TRUE(ids.ok());
-    if (text[0] == 'I') EXPECT_LT(ids->size(), text.size() / 2);  // learned pieces span several bytes
+    if (text[0] == 'I') EXPECT_LT(ids->size(), text.size() * 2 / 3);  // learned pieces span several bytes
     auto back = (*t)->decode(*ids);
     ASSERT_TRUE(back.ok());
     EXPECT_EQ(*back, text);
