@@ -18,12 +18,16 @@ struct AneBackendOptions {
   // Share one device across compiles (one emulated process: the compile budget applies). Off by
   // default, so a long op-eval run models one process per program.
   bool shared_device = false;
+  // Run rejected ops that only depend on inputs/constants (an LLM's embedding gather, integer position
+  // math) on the CPU before the ANE program, as ironmill's ANE runtime does. Off: the whole program
+  // must compile for the ANE.
+  bool cpu_prologue = false;
 };
 
 class AneBackend final : public Backend {
  public:
   AneBackend(AneProfile profile, AneBackendOptions options);
-  std::string name() const override { return "ane"; }
+  std::string name() const override { return options_.cpu_prologue ? "ane-hybrid" : "ane"; }
   SupportVerdict supports(const mil::Operation& op, int opset) const override;
   Result<std::unique_ptr<Executable>> compile(const mil::Program& program, const CompileOptions& options) override;
   const AneProfile& profile() const { return profile_; }

@@ -389,7 +389,12 @@ Result<std::unique_ptr<Backend>> make_backend(const std::string& name) {
   if (name == "reference") return std::unique_ptr<Backend>(new reference::ReferenceBackend());
   if (name == "coreml") return coreml::make_coreml_backend();
   if (name == "ane") return ane::make_ane_backend();
-  return not_found("unknown backend `" + name + "` (available: reference, coreml, ane)");
+  if (name == "ane-hybrid") {  // ane with a CPU prologue (embedding gather, integer position math)
+    ane::AneBackendOptions o;
+    o.cpu_prologue = true;
+    return ane::make_ane_backend(o);
+  }
+  return not_found("unknown backend `" + name + "` (available: reference, coreml, ane, ane-hybrid)");
 }
-std::vector<std::string> backend_names() { return {"reference", "coreml", "ane"}; }
+std::vector<std::string> backend_names() { return {"reference", "coreml", "ane", "ane-hybrid"}; }
 }  // namespace ironmill::backends
