@@ -13,14 +13,14 @@
 
 int cmd_inspect(const std::vector<std::string>& args);  // onnx_inspect.cc
 int cmd_tokenize(const std::vector<std::string>& args);  // tokenize_command.cc
-int cmd_validate(const std::vector<std::string>& args);  // ane_commands.cc
-int cmd_compile(const std::vector<std::string>& args);   // ane_commands.cc
-int cmd_export_gguf(const std::vector<std::string>& args);  // export_gguf_command.cc
 int cmd_coreml_compile(const std::vector<std::string>& args);  // coreml_commands.cc
 bool is_coreml_compile(const std::vector<std::string>& args);  // coreml_commands.cc: no --runtime, or coreml
 int cmd_coreml_inspect(const std::vector<std::string>& args);  // coreml_commands.cc
 bool is_coreml_path(const std::string& path);                  // coreml_commands.cc
 int cmd_compile_pipeline(const std::vector<std::string>& args);  // coreml_commands.cc
+int cmd_export_gguf(const std::vector<std::string>& args);  // export_gguf_command.cc
+int cmd_validate(const std::vector<std::string>& args);  // ane_commands.cc
+int cmd_compile(const std::vector<std::string>& args);   // ane_commands.cc
 
 namespace {
 
