@@ -1,0 +1,427 @@
+// The engine's forward pass. Prefill runs in chunks of up to `prefill_chunk` tokens: projections are
+// batched (matmul), then each token's K/V goes into the cache and each query attends over the cache
+// (flash-decoding kernel), so prefill and decode share one code path. The math follows the architecture
+// templates (frontends/templates/layers.cc, decoder.cc), which pass the Hugging Face goldens.
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <thread>
+
+#include "engine/kernels/kernels.h"
+#include "engine/weights.h"
+#include "mil/tensor.h"
+
+namespace ironmill::engine {
+
+using formats::hf::LayerType;
+using formats::hf::ModelConfig;
+using formats::hf::ModelFamily;
+
+namespace {
+
+bool is_gemma(ModelFamily f) {
+  return f == ModelFamily::kGemma || f == ModelFamily::kGemma2 || f == ModelFamily::kGemma3 ||
+         f == ModelFamily::kGemma4;
+}
+
+std::string layer_prefix(int64_t l) { return "model.layers." + std::to_string(l) + "."; }
+
+struct KvCache {
+  std::vector<float> k, v;
+  int64_t capacity = 0, kv_heads = 0, head_dim = 0;
+  KvCacheView view() const {
+    return {k.data(), v.data(), capacity, kv_heads * head_dim, head_dim};
+  }
+};
+
+struct Linear {
+  WeightMatrix w;
+  std::vector<float> bias;  // empty: none
+};
+
+struct Layer {
+  formats::hf::LayerConfig cfg;
+  std::vector<float> input_norm, post_attention_norm, pre_feedforward_norm, post_feedforward_norm;
+  std::vector<float> q_norm, k_norm;
+  Linear q, k, v, o, gate, up, down;
+  std::vector<float> inv_freq;  // rotary_dim / 2 entries
+  int64_t rotary_dim = 0;
+  int64_t cache = 0;  // index into Impl::caches (this layer's own, or the KV-source layer's)
+  bool owns_cache = true;
+  AttentionParams attn;
+};
+
+// The inverse RoPE frequencies exactly as the templates compute them (graph.cc inverse_frequencies): fp32
+// exponent, double pow of the fp32 theta, fp32 reciprocal, rounded through the checkpoint's float dtype.
+std::vector<float> inverse_frequencies(const formats::hf::RopeParameters& r, int64_t head_dim, mil::DType freq_dtype,
+                                       int64_t* rotary_dim_out) {
+  int64_t rotary_dim, freq_dim, active_pairs;
+  if (r.type == "proportional") {
+    rotary_dim = freq_dim = head_dim;
+    active_pairs = static_cast<int64_t>(r.partial_rotary_factor * static_cast<double>(head_dim)) / 2;
+  } else {
+    rotary_dim = static_cast<int64_t>(static_cast<double>(head_dim) * r.partial_rotary_factor);
+    rotary_dim -= rotary_dim % 2;
+    freq_dim = rotary_dim;
+    active_pairs = rotary_dim / 2;
+  }
+  std::vector<float> inv(static_cast<size_t>(rotary_dim / 2), 0.0f);
+  for (int64_t i = 0; i < std::min(active_pairs, rotary_dim / 2); ++i) {
+    const float e = static_cast<float>(2 * i) / static_cast<float>(freq_dim);
+    const float p = static_cast<float>(std::pow(static_cast<double>(static_cast<float>(r.theta)), static_cast<double>(e)));
+    uint8_t bits[8];
+    mil::store_f64(freq_dtype, bits, static_cast<double>(1.0f / p));
+    inv[static_cast<size_t>(i)] = static_cast<float>(mil::load_f64(freq_dtype, bits));
+  }
+  *rotary_dim_out = rotary_dim;
+  return inv;
+}
+
+}  // namespace
+
+struct Engine::Impl {
+  ModelConfig cfg;
+  std::unique_ptr<WeightStore> store;
+  std::unique_ptr<ThreadPool> pool;
+  int64_t max_seq = 0, chunk = 0;
+  int64_t D = 0, V = 0;
+  float eps = 1e-6f;
+  uint32_t norm_flags = kNormPlain;
+  bool qk_norm = false, sandwich = false, embed_scale = false, gelu = false, v_norm = false;
+  float final_softcap = 0;
+  RopeStyle rope_style = RopeStyle::kRotateHalf;
+
+  WeightMatrix embed, lm_head;
+  std::vector<float> final_norm;
+  std::vector<Layer> layers;
+  std::vector<KvCache> caches;
+  int64_t pos = 0;
+  std::vector<int64_t> window_keep;  // per cache: how many positions a ring buffer holds (0: all)
+
+  // Scratch, [chunk, ...].
+  std::vector<float> x, a, q, k, v, att, o, g, u, logits;
+
+  Status load(const EngineOptions& opt);
+  Result<Linear> linear(const std::string& prefix, int64_t rows, int64_t cols, bool bias) const;
+  void project(const Linear& lin, const float* in, int64_t n, float* out) const;
+  void attention(Layer& L, int64_t n, int64_t p0);
+  void mlp(const Layer& L, int64_t n);
+  void forward(const int32_t* ids, int64_t n, PrefillExtras* extras, int64_t row0, bool last_logits);
+};
+
+Result<Linear> Engine::Impl::linear(const std::string& prefix, int64_t rows, int64_t cols, bool bias) const {
+  Linear lin;
+  IM_ASSIGN_OR_RETURN(lin.w, store->matrix(prefix + ".weight", rows, cols));
+  if (bias) {
+    IM_ASSIGN_OR_RETURN(lin.bias, store->vector(prefix + ".bias", rows));
+  }
+  return lin;
+}
+
+Status Engine::Impl::load(const EngineOptions& opt) {
+  const ModelConfig& c = cfg;
+  const std::string who = c.source + ": engine: ";
+  if (c.linear_attention || std::count(c.layer_types.begin(), c.layer_types.end(), LayerType::kLinearAttention))
+    return unsupported(who + "gated delta net (linear_attention) layers are not implemented yet");
+  if (c.mla) return unsupported(who + "multi-latent attention (DeepSeek) is not implemented yet");
+  if (c.moe) return unsupported(who + "mixture-of-experts MLPs are not implemented yet");
+  if (c.per_layer_input || c.family == ModelFamily::kGemma4)
+    return unsupported(who + "Gemma 4 (per-layer embeddings, KV-shared layers) is not implemented yet");
+  if (c.attn_output_gate) return unsupported(who + "attention output gates are not implemented yet");
+  for (const auto& lc : c.layers)
+    if (lc.rope.type != "default" && lc.rope.type != "proportional")
+      return unsupported(who + "rope type `" + lc.rope.type + "` is not supported");
+
+  D = c.hidden_size;
+  V = c.vocab_size;
+  eps = static_cast<float>(c.rms_norm_eps);
+  const bool gemma = is_gemma(c.family);
+  if ((gemma && c.family != ModelFamily::kGemma4) || c.family == ModelFamily::kQwen3_5) norm_flags = kNormOnePlusWeight;
+  qk_norm = c.family == ModelFamily::kQwen3 || c.family == ModelFamily::kQwen3_5 || c.family == ModelFamily::kGemma3 ||
+            c.family == ModelFamily::kGemma4;
+  sandwich = c.family == ModelFamily::kGemma2 || c.family == ModelFamily::kGemma3 || c.family == ModelFamily::kGemma4;
+  embed_scale = gemma;
+  gelu = gemma || c.hidden_act == "gelu_pytorch_tanh" || c.hidden_act == "gelu_tanh";
+  v_norm = c.family == ModelFamily::kGemma4;
+  final_softcap = c.final_logit_softcapping ? static_cast<float>(*c.final_logit_softcapping) : 0.0f;
+  rope_style = c.rope_interleave || store->qk_rows_interleaved() ? RopeStyle::kInterleaved : RopeStyle::kRotateHalf;
+
+  int64_t ms = opt.max_seq_len > 0 ? opt.max_seq_len
+                                   : (c.max_position_embeddings > 0 ? std::min<int64_t>(c.max_position_embeddings, 4096) : 4096);
+  max_seq = ms;
+  chunk = std::max<int64_t>(1, std::min(opt.prefill_chunk, max_seq));
+  const int threads = opt.threads > 0 ? opt.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  pool = std::make_unique<ThreadPool>(threads);
+
+  IM_ASSIGN_OR_RETURN(embed, store->matrix("model.embed_tokens.weight", V, D));
+  if (store->has("lm_head.weight")) {
+    IM_ASSIGN_OR_RETURN(lm_head, store->matrix("lm_head.weight", V, D));
+  } else if (c.tie_word_embeddings) {
+    lm_head = embed;
+  } else {
+    return not_found(store->describe() + ": missing tensor `lm_head.weight` (tie_word_embeddings is false)");
+  }
+  IM_ASSIGN_OR_RETURN(final_norm, store->vector("model.norm.weight", D));
+
+  // Half-precision checkpoints carry RoPE frequencies rounded to their dtype (templates' RopeSpec::freq_dtype).
+  mil::DType freq_dtype = mil::DType::kFp32;
+  if (embed.format == WeightFormat::kF16) freq_dtype = mil::DType::kFp16;
+  if (embed.format == WeightFormat::kBF16) freq_dtype = mil::DType::kBf16;
+
+  int64_t max_q = 0, max_kv = 0, max_inter = 0;
+  layers.resize(static_cast<size_t>(c.num_hidden_layers));
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    Layer& L = layers[static_cast<size_t>(l)];
+    L.cfg = c.layers[static_cast<size_t>(l)];
+    const auto& lc = L.cfg;
+    const std::string p = layer_prefix(l);
+    const int64_t H = lc.num_attention_heads, KVH = lc.num_key_value_heads, hd = lc.head_dim;
+    IM_ASSIGN_OR_RETURN(L.input_norm, store->vector(p + "input_layernorm.weight", D));
+    IM_ASSIGN_OR_RETURN(L.post_attention_norm, store->vector(p + "post_attention_layernorm.weight", D));
+    if (sandwich) {
+      IM_ASSIGN_OR_RETURN(L.pre_feedforward_norm, store->vector(p + "pre_feedforward_layernorm.weight", D));
+      IM_ASSIGN_OR_RETURN(L.post_feedforward_norm, store->vector(p + "post_feedforward_layernorm.weight", D));
+    }
+    const std::string a = p + "self_attn.";
+    IM_ASSIGN_OR_RETURN(L.q, linear(a + "q_proj", H * hd, D, c.qkv_bias));
+    if (lc.kv_source_layer == l) {
+      IM_ASSIGN_OR_RETURN(L.k, linear(a + "k_proj", KVH * hd, D, c.qkv_bias));
+      IM_ASSIGN_OR_RETURN(L.v, linear(a + "v_proj", KVH * hd, D, c.qkv_bias));
+    }
+    IM_ASSIGN_OR_RETURN(L.o, linear(a + "o_proj", D, H * hd, c.attention_bias));
+    if (qk_norm) {
+      IM_ASSIGN_OR_RETURN(L.q_norm, store->vector(a + "q_norm.weight", hd));
+      if (lc.kv_source_layer == l) {
+        IM_ASSIGN_OR_RETURN(L.k_norm, store->vector(a + "k_norm.weight", hd));
+      }
+    }
+    const std::string m = p + "mlp.";
+    IM_ASSIGN_OR_RETURN(L.gate, linear(m + "gate_proj", lc.intermediate_size, D, c.mlp_bias));
+    IM_ASSIGN_OR_RETURN(L.up, linear(m + "up_proj", lc.intermediate_size, D, c.mlp_bias));
+    IM_ASSIGN_OR_RETURN(L.down, linear(m + "down_proj", D, lc.intermediate_size, c.mlp_bias));
+    L.inv_freq = inverse_frequencies(lc.rope, hd, freq_dtype, &L.rotary_dim);
+
+    L.attn.n_heads = H;
+    L.attn.n_kv_heads = KVH;
+    L.attn.head_dim = hd;
+    double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+    if (c.family == ModelFamily::kGemma4) scale = 1.0;
+    else if (c.query_pre_attn_scalar) scale = 1.0 / std::sqrt(*c.query_pre_attn_scalar);
+    L.attn.scale = static_cast<float>(scale);
+    L.attn.softcap = c.attn_logit_softcapping ? static_cast<float>(*c.attn_logit_softcapping) : 0.0f;
+    L.attn.window = lc.sliding_window.value_or(0);
+    if (H % KVH != 0) return invalid_argument(who + "layer " + std::to_string(l) + ": heads not a multiple of kv heads");
+
+    if (lc.kv_source_layer == l) {
+      KvCache kv;
+      kv.kv_heads = KVH;
+      kv.head_dim = hd;
+      // A sliding layer keeps window + chunk - 1 positions: a whole prefill chunk is written before its
+      // queries attend, and the first query of the chunk still needs the window behind it.
+      kv.capacity = L.attn.window > 0 ? std::min(max_seq, L.attn.window + chunk - 1) : max_seq;
+      kv.k.assign(static_cast<size_t>(kv.capacity * KVH * hd), 0.0f);
+      kv.v.assign(kv.k.size(), 0.0f);
+      L.cache = static_cast<int64_t>(caches.size());
+      window_keep.push_back(kv.capacity < max_seq ? kv.capacity : 0);
+      caches.push_back(std::move(kv));
+    } else {
+      L.owns_cache = false;
+      L.cache = layers[static_cast<size_t>(lc.kv_source_layer)].cache;
+    }
+    max_q = std::max(max_q, H * hd);
+    max_kv = std::max(max_kv, KVH * hd);
+    max_inter = std::max(max_inter, lc.intermediate_size);
+  }
+  const auto sz = [&](int64_t per) { return static_cast<size_t>(chunk * per); };
+  x.resize(sz(D));
+  a.resize(sz(D));
+  o.resize(sz(D));
+  q.resize(sz(max_q));
+  att.resize(sz(max_q));
+  k.resize(sz(max_kv));
+  v.resize(sz(max_kv));
+  g.resize(sz(max_inter));
+  u.resize(sz(max_inter));
+  logits.resize(static_cast<size_t>(V));
+  return Status::Ok();
+}
+
+void Engine::Impl::project(const Linear& lin, const float* in, int64_t n, float* out) const {
+  if (n == 1) matvec(lin.w, in, out, *pool);
+  else matmul(lin.w, in, n, out, *pool);
+  if (!lin.bias.empty())
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t i = 0; i < lin.w.rows; ++i) out[t * lin.w.rows + i] += lin.bias[static_cast<size_t>(i)];
+}
+
+void Engine::Impl::attention(Layer& L, int64_t n, int64_t p0) {
+  const int64_t H = L.attn.n_heads, KVH = L.attn.n_kv_heads, hd = L.attn.head_dim;
+  KvCache& kv = caches[static_cast<size_t>(L.cache)];
+  project(L.q, a.data(), n, q.data());
+  if (L.owns_cache) {
+    project(L.k, a.data(), n, k.data());
+    project(L.v, a.data(), n, v.data());
+  }
+  for (int64_t t = 0; t < n; ++t) {
+    const int64_t p = p0 + t;
+    float* qt = q.data() + t * H * hd;
+    if (qk_norm) rmsnorm_heads(qt, H, hd, L.q_norm.data(), eps, norm_flags);
+    rope(qt, H, hd, L.rotary_dim, p, L.inv_freq.data(), rope_style);
+    if (!L.owns_cache) continue;
+    float* kt = k.data() + t * KVH * hd;
+    float* vt = v.data() + t * KVH * hd;
+    if (qk_norm) rmsnorm_heads(kt, KVH, hd, L.k_norm.data(), eps, norm_flags);
+    if (v_norm) rmsnorm_heads(vt, KVH, hd, nullptr, eps, kNormPlain);
+    rope(kt, KVH, hd, L.rotary_dim, p, L.inv_freq.data(), rope_style);
+    const int64_t slot = p % kv.capacity;
+    std::copy_n(kt, KVH * hd, kv.k.data() + slot * KVH * hd);
+    std::copy_n(vt, KVH * hd, kv.v.data() + slot * KVH * hd);
+  }
+  const KvCacheView view = kv.view();
+  for (int64_t t = 0; t < n; ++t)
+    attention_decode(q.data() + t * H * hd, view, p0 + t, L.attn, att.data() + t * H * hd, *pool);
+  project(L.o, att.data(), n, o.data());
+}
+
+void Engine::Impl::mlp(const Layer& L, int64_t n) {
+  const int64_t I = L.cfg.intermediate_size;
+  project(L.gate, a.data(), n, g.data());
+  project(L.up, a.data(), n, u.data());
+  if (gelu) geglu(g.data(), u.data(), g.data(), n * I, GeluKind::kTanh);
+  else swiglu(g.data(), u.data(), g.data(), n * I);
+  project(L.down, g.data(), n, o.data());
+}
+
+// One chunk of n tokens at positions pos..pos+n-1. extras rows start at row0.
+void Engine::Impl::forward(const int32_t* ids, int64_t n, PrefillExtras* extras, int64_t row0, bool last_logits) {
+  const float escale = static_cast<float>(std::sqrt(static_cast<double>(D)));
+  for (int64_t t = 0; t < n; ++t) {
+    float* xt = x.data() + t * D;
+    dequantize_row(embed, ids[t], xt);
+    if (embed_scale)
+      for (int64_t i = 0; i < D; ++i) xt[i] *= escale;
+  }
+  const bool hidden = extras && extras->hidden_states;
+  auto save_hidden = [&](size_t index, const float* src) {
+    std::copy_n(src, n * D, extras->hidden[index].data() + row0 * D);
+  };
+  if (hidden) save_hidden(0, x.data());
+  for (size_t l = 0; l < layers.size(); ++l) {
+    Layer& L = layers[l];
+    for (int64_t t = 0; t < n; ++t)
+      add_rmsnorm(x.data() + t * D, nullptr, L.input_norm.data(), D, eps, norm_flags, a.data() + t * D);
+    attention(L, n, pos);
+    const float* second_norm = L.post_attention_norm.data();
+    if (sandwich) {
+      for (int64_t t = 0; t < n; ++t)
+        add_rmsnorm(o.data() + t * D, nullptr, L.post_attention_norm.data(), D, eps, norm_flags, o.data() + t * D);
+      second_norm = L.pre_feedforward_norm.data();
+    }
+    for (int64_t t = 0; t < n; ++t)
+      add_rmsnorm(x.data() + t * D, o.data() + t * D, second_norm, D, eps, norm_flags, a.data() + t * D);
+    mlp(L, n);
+    for (int64_t t = 0; t < n; ++t) {
+      float* ot = o.data() + t * D;
+      if (sandwich) add_rmsnorm(ot, nullptr, L.post_feedforward_norm.data(), D, eps, norm_flags, ot);
+      float* xt = x.data() + t * D;
+      for (int64_t i = 0; i < D; ++i) xt[i] += ot[i];
+    }
+    if (hidden && l + 1 < layers.size()) save_hidden(l + 1, x.data());
+  }
+  pos += n;
+  const bool all = extras && extras->all_logits;
+  if (!all && !hidden && !last_logits) return;
+  const int64_t first = all || hidden ? 0 : n - 1;
+  for (int64_t t = first; t < n; ++t)
+    add_rmsnorm(x.data() + t * D, nullptr, final_norm.data(), D, eps, norm_flags, a.data() + t * D);
+  if (hidden) save_hidden(layers.size(), a.data());
+  if (all) {
+    float* out = extras->logits.data() + row0 * V;
+    if (n == 1) matvec(lm_head, a.data(), out, *pool);
+    else matmul(lm_head, a.data(), n, out, *pool);
+    if (final_softcap > 0) softcap(out, n * V, final_softcap);
+    if (last_logits) std::copy_n(out + (n - 1) * V, V, logits.data());
+  } else if (last_logits) {
+    matvec(lm_head, a.data() + (n - 1) * D, logits.data(), *pool);
+    if (final_softcap > 0) softcap(logits.data(), V, final_softcap);
+  }
+}
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Engine::~Engine() = default;
+
+Result<std::unique_ptr<Engine>> Engine::open(const std::string& path, const EngineOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  IM_ASSIGN_OR_RETURN(LoadedWeights w, load_weights(path));
+  impl->cfg = std::move(w.config);
+  impl->store = std::move(w.store);
+  IM_RETURN_IF_ERROR(impl->load(options));
+  return std::unique_ptr<Engine>(new Engine(std::move(impl)));
+}
+
+const ModelConfig& Engine::config() const { return impl_->cfg; }
+std::string Engine::describe() const {
+  return impl_->store->describe() + " (embeddings " + std::string(weight_format_name(impl_->embed.format)) + ")";
+}
+int64_t Engine::vocab_size() const { return impl_->V; }
+int64_t Engine::seq_pos() const { return impl_->pos; }
+int64_t Engine::max_seq_len() const { return impl_->max_seq; }
+
+Result<std::span<const float>> Engine::prefill(std::span<const int32_t> tokens, PrefillExtras* extras) {
+  Impl& m = *impl_;
+  const int64_t T = static_cast<int64_t>(tokens.size());
+  if (T == 0) return invalid_argument("engine prefill: no tokens");
+  if (m.pos + T > m.max_seq)
+    return invalid_argument("engine prefill: " + std::to_string(T) + " tokens at position " + std::to_string(m.pos) +
+                            " exceed the maximum sequence length " + std::to_string(m.max_seq));
+  for (int64_t i = 0; i < T; ++i)
+    if (tokens[static_cast<size_t>(i)] < 0 || tokens[static_cast<size_t>(i)] >= m.V)
+      return invalid_argument("engine prefill: token " + std::to_string(tokens[static_cast<size_t>(i)]) + " at index " +
+                              std::to_string(i) + " is outside the vocabulary [0, " + std::to_string(m.V) + ")");
+  if (extras) {
+    if (extras->all_logits) extras->logits.assign(static_cast<size_t>(T * m.V), 0.0f);
+    if (extras->hidden_states)
+      extras->hidden.assign(m.layers.size() + 1, std::vector<float>(static_cast<size_t>(T * m.D), 0.0f));
+  }
+  for (int64_t s = 0; s < T; s += m.chunk) {
+    const int64_t n = std::min(m.chunk, T - s);
+    m.forward(tokens.data() + s, n, extras, s, s + n == T);
+  }
+  return std::span<const float>(m.logits);
+}
+
+Result<std::span<const float>> Engine::decode_step(int32_t token) {
+  Impl& m = *impl_;
+  if (m.pos + 1 > m.max_seq)
+    return invalid_argument("engine decode_step: the sequence is full (" + std::to_string(m.max_seq) + " positions)");
+  if (token < 0 || token >= m.V)
+    return invalid_argument("engine decode_step: token " + std::to_string(token) + " is outside the vocabulary [0, " +
+                            std::to_string(m.V) + ")");
+  m.forward(&token, 1, nullptr, 0, true);
+  return std::span<const float>(m.logits);
+}
+
+void Engine::reset() { impl_->pos = 0; }
+
+Status Engine::truncate_to(int64_t p) {
+  Impl& m = *impl_;
+  if (p < 0 || p > m.pos)
+    return invalid_argument("engine truncate_to(" + std::to_string(p) + "): outside [0, " + std::to_string(m.pos) + "]");
+  for (size_t c = 0; c < m.caches.size(); ++c) {
+    const int64_t keep = m.window_keep[c];
+    if (keep == 0 || p == m.pos) continue;
+    // Positions [m.pos - keep, m.pos) are in the ring; decoding at p needs [p - window, p).
+    int64_t window = 0;
+    for (const auto& L : m.layers)
+      if (L.cache == static_cast<int64_t>(c)) window = std::max(window, L.attn.window);
+    const int64_t need_from = std::max<int64_t>(0, p - window);
+    if (need_from < m.pos - keep)
+      return invalid_argument("engine truncate_to(" + std::to_string(p) + "): a sliding-window cache holds only positions [" +
+                              std::to_string(m.pos - keep) + ", " + std::to_string(m.pos) + ")");
+  }
+  m.pos = p;
+  return Status::Ok();
+}
+
+}  // namespace ironmill::engine
