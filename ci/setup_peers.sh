@@ -51,6 +51,23 @@ configure() {
         -DCMAKE_ARCHIVE_OUTPUT_DIRECTORY="$BUILD/lib" -DCMAKE_RUNTIME_OUTPUT_DIRECTORY="$BUILD/bin" \
         -DCMAKE_POSITION_INDEPENDENT_CODE=ON >/dev/null
 }
+# `--bench` (only when asked): a second, NATIVE build (-march=native, what llama.cpp users get) of
+# llama-bench for bench/peers/llama_bench.sh; the portable build-ggml above would be an unfair speed peer.
+build_native_bench() {
+  local NB="$PEERS/llama.cpp/build-native"
+  if [ ! -x "$NB/bin/llama-bench" ]; then
+    echo "setup_peers: building native llama-bench in $NB (-j$JOBS)"
+    cmake -S "$PEERS/llama.cpp" -B "$NB" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+          -DBUILD_SHARED_LIBS=OFF -DGGML_NATIVE=ON -DGGML_OPENMP=OFF -DGGML_CCACHE=OFF \
+          -DLLAMA_BUILD_COMMON=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_EXAMPLES=OFF \
+          -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_CURL=OFF \
+          -DLLAMA_BUILD_MTMD=OFF -DLLAMA_LLGUIDANCE=OFF -DCMAKE_RUNTIME_OUTPUT_DIRECTORY="$NB/bin" >/dev/null
+    cmake --build "$NB" -j"$JOBS" --target llama-bench
+  fi
+  ls -l "$NB/bin/llama-bench"
+}
+if [ "${1:-}" = "--bench" ]; then build_native_bench; echo "setup_peers: done"; exit 0; fi
+
 NEED=("$BUILD/lib/libggml-base.a" "$BUILD/lib/libggml-cpu.a" "$BUILD/lib/libggml.a" "$BUILD/lib/libllama.a"
       "$BUILD/bin/llama-tokenize" "$BUILD/bin/llama-perplexity")
 missing=0
