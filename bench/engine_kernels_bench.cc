@@ -1,0 +1,162 @@
+// Decode-engine matvec throughput per weight format at Qwen3-0.6B shapes (hidden 1024, intermediate
+// 3072, 16 q heads / 8 kv heads of 128), reported as weight bytes streamed per second, next to two
+// bandwidth rooflines measured in the same run: a read-only sum loop (what a memory-bound matvec can
+// reach) and memcpy. Each benchmark cycles over enough copies of its matrix (>= 192 MiB) that the
+// weights come from DRAM, as in real decode, not from cache.
+//   build-*/bin/engine_kernels_bench --benchmark_min_time=0.5
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <functional>
+#include <map>
+#include <tuple>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "engine/kernels/kernels.h"
+#include "formats/gguf/quants.h"
+
+namespace ironmill::engine {
+namespace {
+namespace gg = formats::gguf;
+
+constexpr size_t kWorkingSet = size_t{192} << 20;
+
+ThreadPool& pool(int threads) {
+  static ThreadPool one(1), two(2);
+  return threads == 1 ? one : two;
+}
+
+struct MatrixSet {
+  std::vector<uint8_t> bytes;
+  std::vector<float> scales, zeros;
+  std::vector<WeightMatrix> copies;
+};
+
+MatrixSet make_set(WeightFormat f, int64_t rows, int64_t cols) {
+  MatrixSet s;
+  std::mt19937 rng(1);
+  std::normal_distribution<float> dist(0.0f, 0.05f);
+  std::vector<float> src(static_cast<size_t>(rows * cols));
+  for (auto& v : src) v = dist(rng);
+  const size_t rb = weight_row_bytes(f, cols);
+  std::vector<uint8_t> one(rb * static_cast<size_t>(rows));
+  int64_t group = 0;
+  switch (f) {
+    case WeightFormat::kF32: std::memcpy(one.data(), src.data(), one.size()); break;
+    case WeightFormat::kF16: (void)gg::quantize(gg::GgmlType::kF16, src.data(), one.data(), rows, cols); break;
+    case WeightFormat::kBF16: (void)gg::quantize(gg::GgmlType::kBF16, src.data(), one.data(), rows, cols); break;
+    case WeightFormat::kQ4_0: (void)gg::quantize(gg::GgmlType::kQ4_0, src.data(), one.data(), rows, cols); break;
+    case WeightFormat::kQ8_0: (void)gg::quantize(gg::GgmlType::kQ8_0, src.data(), one.data(), rows, cols); break;
+    case WeightFormat::kQ4_K: (void)gg::quantize(gg::GgmlType::kQ4_K, src.data(), one.data(), rows, cols); break;
+    case WeightFormat::kQ6_K: (void)gg::quantize(gg::GgmlType::kQ6_K, src.data(), one.data(), rows, cols); break;
+    case WeightFormat::kInt8PerChannel:
+    case WeightFormat::kInt4PerGroup:
+      for (auto& b : one) b = static_cast<uint8_t>(rng());
+      group = 128;
+      s.scales.assign(static_cast<size_t>(rows * cols / 32 + rows), 0.01f);
+      s.zeros.assign(s.scales.size(), 8.0f);
+      break;
+  }
+  const size_t n = kWorkingSet / one.size() + 1;
+  s.bytes.resize(one.size() * n + 64);
+  uint8_t* base = s.bytes.data() + (64 - reinterpret_cast<uintptr_t>(s.bytes.data()) % 64) % 64;
+  for (size_t i = 0; i < n; ++i) {
+    std::memcpy(base + i * one.size(), one.data(), one.size());
+    WeightMatrix w;
+    w.format = f;
+    w.rows = rows;
+    w.cols = cols;
+    w.data = base + i * one.size();
+    w.row_bytes = rb;
+    w.scales = s.scales.empty() ? nullptr : s.scales.data();
+    w.zeros = s.zeros.empty() ? nullptr : s.zeros.data();
+    w.group_size = group;
+    s.copies.push_back(w);
+  }
+  return s;
+}
+
+void BM_Matvec(benchmark::State& state, WeightFormat f, int64_t rows, int64_t cols) {
+  const int threads = static_cast<int>(state.range(0));
+  static std::map<std::tuple<int, int64_t, int64_t>, std::unique_ptr<MatrixSet>> cache;
+  auto& slot = cache[{static_cast<int>(f), rows, cols}];
+  if (!slot) slot = std::make_unique<MatrixSet>(make_set(f, rows, cols));
+  const MatrixSet& s = *slot;
+  std::vector<float> x(static_cast<size_t>(cols), 0.5f), y(static_cast<size_t>(rows));
+  size_t i = 0;
+  for (auto _ : state) {
+    matvec(s.copies[i], x.data(), y.data(), pool(threads));
+    benchmark::DoNotOptimize(y.data());
+    i = (i + 1) % s.copies.size();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * rows *
+                          static_cast<int64_t>(s.copies[0].row_bytes));
+  state.SetLabel(std::string(weight_format_name(f)) + (active_kernel_isa() == KernelIsa::kAvx2 ? " avx2" : " scalar"));
+}
+
+// Rooflines: stream the same working set with a read-only reduction, and with memcpy.
+std::vector<uint8_t>& roofline_buffer() {
+  static std::vector<uint8_t> b(kWorkingSet, 1);
+  return b;
+}
+
+void BM_ReadRoofline(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(0));
+  auto& buf = roofline_buffer();
+  const auto* p = reinterpret_cast<const uint64_t*>(buf.data());
+  const int64_t n = static_cast<int64_t>(buf.size() / 8);
+  std::vector<uint64_t> sums(2 * 8);
+  const std::function<void(int64_t, int64_t)> body = [&](int64_t b, int64_t e) {
+    const int64_t lo = n * b / 2, hi = n * e / 2;
+    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (int64_t i = lo; i + 4 <= hi; i += 4) {
+      a0 += p[i];
+      a1 += p[i + 1];
+      a2 += p[i + 2];
+      a3 += p[i + 3];
+    }
+    sums[static_cast<size_t>(b * 8)] = a0 + a1 + a2 + a3;
+  };
+  for (auto _ : state) {
+    if (threads == 1) body(0, 2);
+    else pool(2).parallel_for(2, body);
+    benchmark::DoNotOptimize(sums.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(buf.size()));
+}
+
+void BM_MemcpyRoofline(benchmark::State& state) {
+  auto& src = roofline_buffer();
+  static std::vector<uint8_t> dst(kWorkingSet / 2);
+  for (auto _ : state) {
+    std::memcpy(dst.data(), src.data(), dst.size());
+    benchmark::DoNotOptimize(dst.data());
+  }
+  // Bytes read + bytes written.
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(2 * dst.size()));
+}
+
+BENCHMARK(BM_ReadRoofline)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK(BM_MemcpyRoofline)->UseRealTime();
+
+#define IM_MATVEC(fmt, rows, cols)                                                                       \
+  BENCHMARK_CAPTURE(BM_Matvec, fmt##_##rows##x##cols, WeightFormat::fmt, rows, cols)->Arg(1)->Arg(2)->UseRealTime()
+// gate/up [3072, 1024]; down [1024, 3072].
+IM_MATVEC(kF32, 3072, 1024);
+IM_MATVEC(kF16, 3072, 1024);
+IM_MATVEC(kBF16, 3072, 1024);
+IM_MATVEC(kInt8PerChannel, 3072, 1024);
+IM_MATVEC(kInt4PerGroup, 3072, 1024);
+IM_MATVEC(kQ8_0, 3072, 1024);
+IM_MATVEC(kQ4_0, 3072, 1024);
+IM_MATVEC(kQ4_K, 3072, 1024);
+IM_MATVEC(kQ6_K, 3072, 1024);
+IM_MATVEC(kQ8_0, 1024, 3072);
+IM_MATVEC(kQ4_0, 1024, 3072);
+IM_MATVEC(kQ4_K, 1024, 3072);
+IM_MATVEC(kQ6_K, 1024, 3072);
+
+}  // namespace
+}  // namespace ironmill::engine
