@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/coreml/llm/coreml_language_model.h"
 #include "harness/ane_matrix_command.h"
 #include "harness/onnx_conformance_command.h"
 #include "harness/op_eval_command.h"
@@ -11,6 +12,7 @@
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  ironmill::backends::coreml::register_coreml_language_models();  // parity/perplexity backends coreml-fp32/-fp16
   const char* usage =
       "usage: mill-harness <command> [options]\n"
       "commands:\n"

@@ -1,4 +1,5 @@
 // `ironmill compile` (ONNX -> .mlpackage / .mlmodel) and `ironmill inspect` for Core ML models.
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -6,6 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "backends/coreml/llm/llm_components.h"
+#include "backends/coreml/llm/llm_package.h"
+#include "backends/coreml/multi_component.h"
+#include "formats/coreml/mlpackage.h"
 #include "formats/coreml/model_writer.h"
 #include "formats/coreml/pipeline_manifest.h"
 #include "formats/mapped_file.h"
@@ -23,8 +28,15 @@ using json = nlohmann::json;
 
 const char* kCompileUsage =
     "usage: ironmill compile INPUT.onnx [--runtime coreml] [-o OUT.mlpackage|OUT.mlmodel] [--spec ios15|ios16|ios17|ios18]\n"
-    "  Converts an ONNX model to a Core ML ML Program. Default output: INPUT with .mlpackage; default spec:\n"
-    "  ios18. A .mlmodel output holds every weight inline (no weight.bin).\n";
+    "       ironmill compile MODEL_DIR|MODEL.gguf [-o OUT.mlpackage] [--spec ios15..ios18] [--precision fp32|fp16]\n"
+    "                        [--seq-len T] [--context C] [--hidden-states]\n"
+    "  Converts an ONNX model, or a Hugging Face checkpoint (config.json + SafeTensors) / GGUF file through the\n"
+    "  architecture templates, to a Core ML ML Program. Default output: INPUT with .mlpackage; default spec:\n"
+    "  ios18. A .mlmodel output holds every weight inline (no weight.bin).\n"
+    "  Template models: function `prefill` (input_ids int32 [T] -> logits [T, V] and the filled KV cache) and\n"
+    "  `decode` (token, position, cache [.., C, ..] -> logits [1, V], cache out) in one multi-function package\n"
+    "  sharing weights; T defaults to 64, C to 256 (ios18) or 0 (older specs: prefill only, no cache).\n"
+    "  --precision fp16 stores weights and computes in fp16 (needs ios16+).\n";
 
 bool ends_with(const std::string& s, const std::string& t) {
   return s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0;
@@ -100,11 +112,61 @@ bool is_coreml_compile(const std::vector<std::string>& args) {
   return true;
 }
 
+// SafeTensors directory / GGUF file -> template program -> .mlpackage.
+int compile_template_model(const std::string& input, std::string output, const std::string& spec, int opset,
+                           const std::string& precision, int64_t seq_len, int64_t context, bool hidden) {
+  namespace bc = ironmill::backends::coreml;
+  auto prec = bc::parse_precision(precision);
+  if (!prec.ok()) { std::cerr << "ironmill compile: " << prec.status().message() << "\n"; return 2; }
+  if (output.empty()) {
+    std::string base = input;
+    while (base.size() > 1 && base.back() == '/') base.pop_back();
+    output = ends_with(base, ".gguf") ? fs::path(base).replace_extension(".mlpackage").string() : base + ".mlpackage";
+  }
+  if (!ends_with(output, ".mlpackage")) {
+    std::cerr << "ironmill compile: -o must end in .mlpackage for SafeTensors/GGUF models\n";
+    return 2;
+  }
+  auto model = ironmill::templates::load_model(input);
+  if (!model.ok()) { std::cerr << "ironmill: " << input << ": " << model.status().message() << "\n"; return 1; }
+  bc::LlmPackageOptions o;
+  o.prefill_length = seq_len;
+  // Default cache: 256 positions (at least T) on ios18; older specifications cannot hold two functions.
+  o.max_context = context >= 0 ? context : (opset >= 18 ? std::max<int64_t>(256, seq_len) : 0);
+  o.hidden_states = hidden;
+  o.precision = *prec;
+  o.spec_version = fc::spec_for_opset(opset);
+  auto s = bc::write_llm_package(*model, o, output);
+  if (!s.ok()) { std::cerr << "ironmill: " << input << ": " << s.status().message() << "\n"; return 1; }
+  std::cout << output << ": specification " << s->spec_version << " (" << spec << "), " << precision << ", "
+            << model->config.num_hidden_layers << " layers, vocab " << model->config.vocab_size << "; functions prefill [T="
+            << o.prefill_length << "]" << (o.max_context > 0 ? ", decode [C=" + std::to_string(o.max_context) + "]" : std::string())
+            << "; model " << s->model_bytes.size() << " bytes, weight.bin " << (s->weights ? s->weights->size() : 0) << " bytes\n";
+  return 0;
+}
+
 int cmd_coreml_compile(const std::vector<std::string>& args) {
-  std::string input, output, spec = "ios18";
+  std::string input, output, spec = "ios18", precision = "fp32";
+  int64_t seq_len = 64, context = -1;
+  bool hidden = false, template_flags = false;
+  auto number = [](const std::string& s, int64_t* out) {
+    char* end = nullptr;
+    long long v = std::strtoll(s.c_str(), &end, 10);
+    if (!end || *end || v < 0) return false;
+    *out = v;
+    return true;
+  };
   for (size_t i = 0; i < args.size(); ++i) {
     if ((args[i] == "-o" || args[i] == "--output") && i + 1 < args.size()) output = args[++i];
     else if (args[i] == "--spec" && i + 1 < args.size()) spec = args[++i];
+    else if (args[i] == "--precision" && i + 1 < args.size()) { precision = args[++i]; template_flags = true; }
+    else if (args[i] == "--seq-len" && i + 1 < args.size()) {
+      if (!number(args[++i], &seq_len) || seq_len == 0) { std::cerr << "ironmill compile: --seq-len needs a positive integer\n"; return 2; }
+      template_flags = true;
+    } else if (args[i] == "--context" && i + 1 < args.size()) {
+      if (!number(args[++i], &context)) { std::cerr << "ironmill compile: --context needs a non-negative integer\n"; return 2; }
+      template_flags = true;
+    } else if (args[i] == "--hidden-states") { hidden = true; template_flags = true; }
     else if (args[i] == "--runtime" && i + 1 < args.size()) ++i;  // coreml (is_coreml_compile checked it)
     else if (args[i] == "-h" || args[i] == "--help") { std::cout << kCompileUsage; return 0; }
     else if (input.empty() && args[i][0] != '-') input = args[i];
@@ -112,10 +174,9 @@ int cmd_coreml_compile(const std::vector<std::string>& args) {
   }
   auto opset = ironmill::mil::opset_version(spec);
   if (input.empty() || !opset || *opset < 15 || *opset > 18) { std::cerr << kCompileUsage; return 2; }
-  if (!ends_with(input, ".onnx")) {
-    std::cerr << "ironmill compile: " << input
-              << ": only .onnx inputs are compiled so far (SafeTensors directories and GGUF files need the "
-                 "architecture templates, not yet available)\n";
+  if (!ends_with(input, ".onnx")) return compile_template_model(input, output, spec, *opset, precision, seq_len, context, hidden);
+  if (template_flags) {
+    std::cerr << "ironmill compile: --precision/--seq-len/--context/--hidden-states apply to SafeTensors/GGUF models\n";
     return 2;
   }
   if (output.empty()) output = fs::path(input).replace_extension(".mlpackage").string();
@@ -240,25 +301,63 @@ int cmd_compile_pipeline(const std::vector<std::string>& args) {
   if (manifest_path.empty() || out_dir.empty() || !opset || *opset < 15 || *opset > 18) { std::cerr << usage; return 2; }
   auto m = fc::load_pipeline_manifest(manifest_path);
   if (!m.ok()) { std::cerr << "ironmill: " << m.status().message() << "\n"; return 1; }
+  namespace bc = ironmill::backends::coreml;
+  bool any_component = false;
   for (const auto& st : m->stages) {
-    if (st.source_kind != "onnx" || st.component != "full") {
-      std::cerr << "ironmill: " << manifest_path << ": stage `" << st.name << "` (" << st.source_kind << ", component "
-                << st.component << "): only full ONNX stages are compiled so far; SafeTensors/GGUF and "
-                   "embeddings/transformer/lm_head components need the architecture templates\n";
+    const bool onnx = st.source_kind == "onnx";
+    if (onnx && st.component != "full") {
+      std::cerr << "ironmill: " << manifest_path << ": stage `" << st.name << "`: ONNX stages are compiled whole "
+                << "(component = \"full\"); embeddings/transformer/lm_head need a SafeTensors/GGUF model\n";
       return 1;
     }
-    if (st.quantize != "none") {
+    if (st.quantize != "none" && (onnx || st.quantize != "fp16")) {
       std::cerr << "ironmill: " << manifest_path << ": stage `" << st.name << "`: quantize = " << st.quantize
-                << " is not implemented for Core ML packages\n";
+                << " is not implemented for Core ML packages (template stages: none or fp16)\n";
       return 1;
     }
+    if (!onnx && st.seq_len <= 0) {
+      std::cerr << "ironmill: " << manifest_path << ": stage `" << st.name << "`: SafeTensors/GGUF stages need "
+                << "`seq_len` (in the stage or under [pipeline])\n";
+      return 1;
+    }
+    any_component = any_component || (!onnx && st.component != "full");
   }
+  std::map<std::string, ironmill::templates::LoadedModel> models;  // by source path
+  auto stage_program = [&](const fc::PipelineStage& st) -> ironmill::Result<ironmill::mil::Program> {
+    if (st.source_kind == "onnx") return onnx_to_program(st.source, spec);
+    if (!models.count(st.source)) {
+      auto lm = ironmill::templates::load_model(st.source);
+      if (!lm.ok()) return lm.status().with_context(st.source);
+      models.emplace(st.source, std::move(*lm));
+    }
+    const auto& model = models.at(st.source);
+    const bc::Precision prec = st.quantize == "fp16" ? bc::Precision::kFp16 : bc::Precision::kFp32;
+    if (st.component == "full") {
+      bc::LlmPackageOptions o;
+      o.prefill_length = st.seq_len;
+      o.precision = prec;
+      o.spec_version = fc::spec_for_opset(*opset);
+      auto p = bc::build_llm_package_program(model, o);
+      if (!p.ok()) return p.status();
+      return std::move(p->program);
+    }
+    bc::ComponentRequest req;
+    req.role = st.component;
+    req.first_layer = st.first_layer;
+    req.last_layer = st.last_layer;
+    req.lm_head_parts = static_cast<int>(st.lm_head_parts);
+    auto c = bc::build_component(model, req, st.seq_len, prec);
+    if (!c.ok()) return c.status();
+    IM_RETURN_IF_ERROR(bc::retarget_opset(c->program, spec));
+    return std::move(c->program);
+  };
+  bc::MultiComponentConfig components;
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   if (ec) { std::cerr << "ironmill: " << out_dir << ": " << ec.message() << "\n"; return 1; }
   std::vector<fc::BuiltStage> built;
   for (const auto& st : m->stages) {
-    auto program = onnx_to_program(st.source, spec);
+    auto program = stage_program(st);
     if (!program.ok()) { std::cerr << "ironmill: stage `" << st.name << "`: " << program.status().message() << "\n"; return 1; }
     fc::WriteOptions wo;
     wo.info.spec_version = fc::spec_for_opset(*opset);
@@ -279,7 +378,22 @@ int cmd_compile_pipeline(const std::vector<std::string>& args) {
     for (const auto& in : f.inputs) { b.inputs.push_back({in.name, in.type}); types[in.name] = in.type; }
     for (const auto& o : f.body.outputs) b.outputs.push_back({o, types[o]});
     std::cout << (fs::path(out_dir) / b.package).string() << ": " << program->op_count() << " ops\n";
+    if (any_component) {
+      bc::ComponentSpec cs;
+      cs.name = st.name;
+      cs.role = st.component == "full" ? "transformer" : st.component;
+      cs.package = (fs::path(out_dir) / b.package).string();
+      for (const auto& io : b.inputs) cs.inputs[io.name] = io.type.dims;
+      for (const auto& io : b.outputs) cs.outputs[io.name] = io.type.dims;
+      components.components.push_back(std::move(cs));
+    }
     built.push_back(std::move(b));
+  }
+  // Template components also get the multi-component runner's config (backends/coreml/multi_component.h).
+  if (any_component) {
+    const std::string cfg = (fs::path(out_dir) / "components.json").string();
+    if (auto s = bc::write_component_config(cfg, components); !s.ok()) { std::cerr << "ironmill: " << s.message() << "\n"; return 1; }
+    std::cout << cfg << ": " << components.components.size() << " components\n";
   }
   const std::string text = fc::pipeline_json(m->name, built);
   auto w = ironmill::formats::AtomicFileWriter::open((fs::path(out_dir) / "pipeline.json").string());

@@ -1,5 +1,6 @@
 #include "formats/coreml/pipeline_manifest.h"
 
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -115,7 +116,18 @@ Result<PipelineManifest> parse_pipeline_manifest(const std::string& text, const 
   if (stages.empty()) return parse_error(path + ": no [[stages]]");
   const std::filesystem::path base = std::filesystem::path(path).parent_path();
   static const std::set<std::string> kKnown = {"name", "onnx", "safetensors", "gguf", "component", "quantize",
-                                               "cal_data", "palettize", "no_fusion", "depends_on"};
+                                               "cal_data", "palettize", "no_fusion", "depends_on",
+                                               "layers", "lm_head_parts", "seq_len"};
+  auto integer = [&](const TomlTable& t, const std::string& k, const std::string& where, int64_t* out) -> Status {
+    auto it = t.find(k);
+    if (it == t.end()) return Status::Ok();
+    if (!std::holds_alternative<int64_t>(it->second) || std::get<int64_t>(it->second) <= 0)
+      return parse_error(where + ": `" + k + "` must be a positive integer");
+    *out = std::get<int64_t>(it->second);
+    return Status::Ok();
+  };
+  int64_t pipeline_seq_len = 0;
+  IM_RETURN_IF_ERROR(integer(pipeline, "seq_len", path + ": [pipeline]", &pipeline_seq_len));
   std::vector<PipelineStage> parsed;
   for (const auto& [line, t] : stages) {
     const std::string where = path + ":" + std::to_string(line) + ": [[stages]]";
@@ -134,6 +146,21 @@ Result<PipelineManifest> parse_pipeline_manifest(const std::string& text, const 
     if (s.component != "full" && s.component != "embeddings" && s.component != "transformer" && s.component != "lm_head")
       return parse_error(where + ": component `" + s.component + "` is not full, embeddings, transformer or lm_head");
     IM_RETURN_IF_ERROR(str(t, "quantize", where, false, &s.quantize));
+    s.seq_len = pipeline_seq_len;
+    IM_RETURN_IF_ERROR(integer(t, "seq_len", where, &s.seq_len));
+    IM_RETURN_IF_ERROR(integer(t, "lm_head_parts", where, &s.lm_head_parts));
+    std::string layers;
+    IM_RETURN_IF_ERROR(str(t, "layers", where, false, &layers));
+    if (!layers.empty()) {
+      long long a = -1, b = -1;
+      char dash = 0, extra = 0;
+      const int n = std::sscanf(layers.c_str(), "%lld %c %lld %c", &a, &dash, &b, &extra);
+      if (n == 1) b = a;
+      else if (n != 3 || dash != '-') return parse_error(where + ": `layers` = \"" + layers + "\": expected \"A-B\" or \"A\"");
+      if (a < 0 || b < a) return parse_error(where + ": `layers` = \"" + layers + "\": empty or negative range");
+      s.first_layer = a;
+      s.last_layer = b;
+    }
     if (auto it = t.find("depends_on"); it != t.end()) {
       if (!std::holds_alternative<std::vector<std::string>>(it->second))
         return parse_error(where + ": `depends_on` must be an array of stage names");

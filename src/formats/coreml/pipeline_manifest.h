@@ -7,6 +7,9 @@
 //   component = "full"               # full | embeddings | transformer | lm_head
 //   quantize = "none"
 //   depends_on = ["other-stage"]
+//   layers = "0-2"                   # transformer stages of a SafeTensors/GGUF model: layers 0..2 (inclusive)
+//   lm_head_parts = 2                # lm_head stages: logits1..N
+//   seq_len = 8                      # template stages: the fixed token count T (also under [pipeline])
 // and the `pipeline.json` written next to the packages:
 //   {name, stages: [{name, package, inputs: [{name, scalar_type, shape: [n|null]}], outputs: [...], depends_on}]}
 // with stages in topological order. Only the TOML subset these manifests use is parsed: tables,
@@ -28,6 +31,9 @@ struct PipelineStage {
   std::string component = "full";
   std::string quantize = "none";
   std::vector<std::string> depends_on;
+  int64_t first_layer = 0, last_layer = -1;  // `layers`; -1: through the last layer
+  int64_t lm_head_parts = 1;
+  int64_t seq_len = 0;                       // 0: not given (the stage's or [pipeline]'s `seq_len`)
 };
 
 struct PipelineManifest {

@@ -47,4 +47,45 @@ assert j["stages"][0]["package"] == "first.mlpackage"
 assert j["stages"][0]["inputs"][0]["scalar_type"] == "fp32"
 PY
 "$IRONMILL" inspect "$T/out/second.mlpackage" | grep -q transpose
+# SafeTensors directory (architecture templates) -> one multi-function package: prefill [T=8] + decode
+# [C=16] sharing weight.bin, fp16 weights. Decoded by protoc and by python3-protobuf.
+ROOT="$PROTO_DIR/../../.."
+"$IRONMILL" compile "$ROOT/golden/llama" -o "$T/llama.mlpackage" --precision fp16 --seq-len 8 --context 16
+"$IRONMILL" inspect "$T/llama.mlpackage" --format json > "$T/llama.json"
+/usr/bin/python3 - "$T/llama.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["specification_version"] == 9, j["specification_version"]
+assert [f["name"] for f in j["functions"]] == ["prefill", "decode"], j["functions"]
+assert j["default_function"] == "prefill"
+pre, dec = j["functions"]
+assert [i["name"] for i in pre["inputs"]] == ["input_ids"] and "[8]" in pre["inputs"][0]["type"], pre["inputs"]
+assert {"token", "position"} <= {i["name"] for i in dec["inputs"]}, dec["inputs"]
+assert "logits" in dec["outputs"] and any(o.endswith("_out") for o in dec["outputs"]), dec["outputs"]
+assert j["metadata"]["user_defined"]["com.ironmill.precision"] == "fp16"
+PY
+protoc -I "$PROTO_DIR" --decode=CoreML.Specification.Model Model.proto < "$T/llama.mlpackage/Data/com.apple.CoreML/model.mlmodel" > "$T/llama.txt"
+grep -q 'defaultFunctionName: "prefill"' "$T/llama.txt"
+rc=0; /usr/bin/python3 "$ROOT/tests/formats/coreml/decode_model.py" "$(cd "$PROTO_DIR" && pwd)" "$T/llama.mlpackage/Data/com.apple.CoreML/model.mlmodel" > "$T/llama-py.json" || rc=$?
+[ "$rc" = 0 ] || [ "$rc" = 77 ]
+if [ "$rc" = 0 ]; then
+  /usr/bin/python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert sorted(j["functions"]) == ["decode", "prefill"] and j["reserialized_equal"], j["functions"].keys()' "$T/llama-py.json"
+fi
+# kjv-llama-5m as embeddings -> 2 transformer chunks -> 2-part LM head (the shipped manifest).
+"$IRONMILL" compile-pipeline "$ROOT/tests/backends/coreml/data/kjv-pipeline.toml" -o "$T/kjv"
+/usr/bin/python3 - "$T/kjv" <<'PY'
+import json, sys, os
+d = sys.argv[1]
+p = json.load(open(os.path.join(d, "pipeline.json")))
+assert [s["name"] for s in p["stages"]] == ["embeddings", "chunk1", "chunk2", "lm_head"], p
+c = json.load(open(os.path.join(d, "components.json")))
+assert c["schema"] == "ironmill.coreml-components/1"
+assert [x["role"] for x in c["components"]] == ["embeddings", "transformer", "transformer", "lm_head"]
+head = c["components"][3]
+assert head["inputs"] == {"hidden": [8, 256]}, head
+assert head["outputs"] == {"logits1": [8, 1024], "logits2": [8, 1024]}, head
+assert c["components"][2]["inputs"] == {"hidden_3": [8, 256]}
+PY
+# An unknown precision is refused.
+if "$IRONMILL" compile "$ROOT/golden/llama" -o "$T/x.mlpackage" --precision int3 2>/dev/null; then exit 1; fi
 echo "cli ok"
