@@ -19,6 +19,7 @@
 #include "formats/coreml/pipeline_manifest.h"
 #include "formats/safetensors/safetensors.h"
 #include "frontends/coreml/coreml_import.h"
+#include "frontends/gguf_export/gguf_export.h"
 
 namespace ironmill::backends::coreml {
 namespace {
@@ -233,6 +234,30 @@ TEST(CoreMLLlm, KjvMultiComponentEqualsTheSinglePackage) {
   for (size_t i = 0; i < whole.size(); ++i) max_diff = std::max(max_diff, double(std::fabs(stitched[i] - whole[i])));
   EXPECT_EQ(max_diff, 0.0) << "multi-component vs single package";
   auto [cos, rel] = compare(stitched, g.prompt_logits, g.prompt.size());
+  EXPECT_GE(cos, 0.99999);
+  EXPECT_LE(rel, 1e-4);
+  fs::remove_all(dir);
+}
+
+// `ironmill compile MODEL.gguf`: kjv-llama-5m exported to an F32 GGUF (llama.cpp's tensor names and q/k
+// row order), loaded through templates::load_model, compiled and run: HF's prompt logits within fp32 gates.
+TEST(CoreMLLlm, GgufModelCompilesToAPackageMatchingHuggingFace) {
+  const Golden g = load_golden();
+  const std::string dir = temp_dir("gguf");
+  frontends::gguf_export::ExportOptions eo;
+  eo.type = formats::gguf::GgmlType::kF32;
+  auto ex = frontends::gguf_export::export_gguf(kKjv, dir + "/kjv.gguf", eo);
+  ASSERT_TRUE(ex.ok()) << ex.status().message();
+  auto model = templates::load_model(dir + "/kjv.gguf");
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  LlmPackageOptions o;
+  o.prefill_length = static_cast<int64_t>(g.prompt.size());
+  ASSERT_TRUE(write_llm_package(*model, o, dir + "/kjv.mlpackage").ok());
+  auto exe = load_package(dir + "/kjv.mlpackage");
+  ASSERT_TRUE(exe.ok()) << exe.status().message();
+  auto out = (*exe)->run({{"input_ids", ids_tensor(g.prompt)}});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  auto [cos, rel] = compare(output(*out, "logits"), g.prompt_logits, g.prompt.size());
   EXPECT_GE(cos, 0.99999);
   EXPECT_LE(rel, 1e-4);
   fs::remove_all(dir);

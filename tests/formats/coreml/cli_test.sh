@@ -86,6 +86,9 @@ assert head["inputs"] == {"hidden": [8, 256]}, head
 assert head["outputs"] == {"logits1": [8, 1024], "logits2": [8, 1024]}, head
 assert c["components"][2]["inputs"] == {"hidden_3": [8, 256]}
 PY
+# GGUF file (our F32 export of kjv-llama-5m) -> prefill-only package (C = 0) for ios16.
+"$IRONMILL" export-gguf "$ROOT/golden/kjv-llama-5m" -o "$T/kjv.gguf" --type f32 --quiet > /dev/null
+"$IRONMILL" compile "$T/kjv.gguf" -o "$T/kjv.mlpackage" --seq-len 8 --spec ios16 | grep -q "specification 7 (ios16), fp32, 6 layers, vocab 2048; functions prefill \[T=8\];"
 # An unknown precision is refused.
 if "$IRONMILL" compile "$ROOT/golden/llama" -o "$T/x.mlpackage" --precision int3 2>/dev/null; then exit 1; fi
 echo "cli ok"

@@ -10,6 +10,37 @@ namespace ironmill::formats::coreml {
 namespace {
 using ironmill::testing::expect_error_contains;
 
+TEST(PipelineManifest, TemplateStageKeys) {
+  const char* text = R"([pipeline]
+name = "kjv"
+seq_len = 8
+[[stages]]
+name = "chunk"
+safetensors = "m"
+component = "transformer"
+layers = "3-5"
+[[stages]]
+name = "head"
+gguf = "m.gguf"
+component = "lm_head"
+lm_head_parts = 2
+seq_len = 4
+depends_on = ["chunk"]
+)";
+  auto m = parse_pipeline_manifest(text, "/d/p.toml");
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  EXPECT_EQ(m->stages[0].first_layer, 3);
+  EXPECT_EQ(m->stages[0].last_layer, 5);
+  EXPECT_EQ(m->stages[0].seq_len, 8);  // from [pipeline]
+  EXPECT_EQ(m->stages[1].lm_head_parts, 2);
+  EXPECT_EQ(m->stages[1].seq_len, 4);  // the stage's own
+  const std::string base = "[pipeline]\nname = \"x\"\n[[stages]]\nname = \"s\"\nsafetensors = \"m\"\n";
+  expect_error_contains(parse_pipeline_manifest(base + "layers = \"5-3\"\n", "p.toml").status(), {"p.toml:3"});
+  expect_error_contains(parse_pipeline_manifest(base + "layers = \"a-b\"\n", "p.toml").status(), {"`layers`"});
+  expect_error_contains(parse_pipeline_manifest(base + "lm_head_parts = 0\n", "p.toml").status(), {"lm_head_parts"});
+  expect_error_contains(parse_pipeline_manifest(base + "seq_len = \"8\"\n", "p.toml").status(), {"seq_len"});
+}
+
 TEST(PipelineManifest, ParsesStagesInTopologicalOrder) {
   const char* text = R"(# two stages, listed out of order
 [pipeline]
