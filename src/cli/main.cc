@@ -21,6 +21,8 @@ int cmd_compile_pipeline(const std::vector<std::string>& args);  // coreml_comma
 int cmd_export_gguf(const std::vector<std::string>& args);  // export_gguf_command.cc
 int cmd_validate(const std::vector<std::string>& args);  // ane_commands.cc
 int cmd_compile(const std::vector<std::string>& args);   // ane_commands.cc
+bool is_gpu_compile(const std::vector<std::string>& args);  // gpu_bundle_command.cc: --runtime gpu
+int cmd_gpu_compile(const std::vector<std::string>& args);  // gpu_bundle_command.cc
 
 namespace {
 
@@ -43,6 +45,7 @@ const char* kUsage =
     "  validate INPUT [--profile NAME] [--format text|json] [--lower]\n"
     "                                    emulated ANE compile policy: per-op verdicts, fallbacks, size walls\n"
     "  compile INPUT --runtime ane -o OUT.ironml [--profile NAME] [--ane-memory-budget SIZE]\n"
+    "  compile INPUT --runtime gpu -o OUT.ironml-gpu   GGUF / HF checkpoint -> decode-engine bundle\n"
     "                                    lower for the ANE and write an .ironml bundle\n";
 
 ironmill::Result<ironmill::mil::Program> load(const std::string& path) {
@@ -115,6 +118,7 @@ int main(int argc, char** argv) {
   if (cmd == "tokenize") return cmd_tokenize(args);
   if (cmd == "export-gguf") return cmd_export_gguf(args);
   if (cmd == "validate") return cmd_validate(args);
+  if (cmd == "compile" && is_gpu_compile(args)) return cmd_gpu_compile(args);
   if (cmd == "compile") return cmd_compile(args);
   std::cerr << "ironmill: unknown command `" << cmd << "`\n" << kUsage;
   return 2;
