@@ -29,14 +29,15 @@ using json = nlohmann::json;
 const char* kCompileUsage =
     "usage: ironmill compile INPUT.onnx [--runtime coreml] [-o OUT.mlpackage|OUT.mlmodel] [--spec ios15|ios16|ios17|ios18]\n"
     "       ironmill compile MODEL_DIR|MODEL.gguf [-o OUT.mlpackage] [--spec ios15..ios18] [--precision fp32|fp16]\n"
-    "                        [--seq-len T] [--context C] [--hidden-states]\n"
+    "                        [--seq-len T] [--context C] [--hidden-states] [--stateful]\n"
     "  Converts an ONNX model, or a Hugging Face checkpoint (config.json + SafeTensors) / GGUF file through the\n"
     "  architecture templates, to a Core ML ML Program. Default output: INPUT with .mlpackage; default spec:\n"
     "  ios18. A .mlmodel output holds every weight inline (no weight.bin).\n"
     "  Template models: function `prefill` (input_ids int32 [T] -> logits [T, V] and the filled KV cache) and\n"
     "  `decode` (token, position, cache [.., C, ..] -> logits [1, V], cache out) in one multi-function package\n"
     "  sharing weights; T defaults to 64, C to 256 (ios18) or 0 (older specs: prefill only, no cache).\n"
-    "  --precision fp16 stores weights and computes in fp16 (needs ios16+).\n";
+    "  --precision fp16 stores weights and computes in fp16 (needs ios16+). --stateful keeps the KV cache in\n"
+    "  Core ML states (read_state/write_state; fp16 only, so with --precision fp16).\n";
 
 bool ends_with(const std::string& s, const std::string& t) {
   return s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0;
@@ -114,7 +115,7 @@ bool is_coreml_compile(const std::vector<std::string>& args) {
 
 // SafeTensors directory / GGUF file -> template program -> .mlpackage.
 int compile_template_model(const std::string& input, std::string output, const std::string& spec, int opset,
-                           const std::string& precision, int64_t seq_len, int64_t context, bool hidden) {
+                           const std::string& precision, int64_t seq_len, int64_t context, bool hidden, bool stateful) {
   namespace bc = ironmill::backends::coreml;
   auto prec = bc::parse_precision(precision);
   if (!prec.ok()) { std::cerr << "ironmill compile: " << prec.status().message() << "\n"; return 2; }
@@ -134,6 +135,7 @@ int compile_template_model(const std::string& input, std::string output, const s
   // Default cache: 256 positions (at least T) on ios18; older specifications cannot hold two functions.
   o.max_context = context >= 0 ? context : (opset >= 18 ? std::max<int64_t>(256, seq_len) : 0);
   o.hidden_states = hidden;
+  o.stateful = stateful;
   o.precision = *prec;
   o.spec_version = fc::spec_for_opset(opset);
   auto s = bc::write_llm_package(*model, o, output);
@@ -141,14 +143,14 @@ int compile_template_model(const std::string& input, std::string output, const s
   std::cout << output << ": specification " << s->spec_version << " (" << spec << "), " << precision << ", "
             << model->config.num_hidden_layers << " layers, vocab " << model->config.vocab_size << "; functions prefill [T="
             << o.prefill_length << "]" << (o.max_context > 0 ? ", decode [C=" + std::to_string(o.max_context) + "]" : std::string())
-            << "; model " << s->model_bytes.size() << " bytes, weight.bin " << (s->weights ? s->weights->size() : 0) << " bytes\n";
+            << (stateful ? "; KV cache as Core ML states" : "") << "; model " << s->model_bytes.size() << " bytes, weight.bin " << (s->weights ? s->weights->size() : 0) << " bytes\n";
   return 0;
 }
 
 int cmd_coreml_compile(const std::vector<std::string>& args) {
   std::string input, output, spec = "ios18", precision = "fp32";
   int64_t seq_len = 64, context = -1;
-  bool hidden = false, template_flags = false;
+  bool hidden = false, template_flags = false, stateful = false;
   auto number = [](const std::string& s, int64_t* out) {
     char* end = nullptr;
     long long v = std::strtoll(s.c_str(), &end, 10);
@@ -167,6 +169,7 @@ int cmd_coreml_compile(const std::vector<std::string>& args) {
       if (!number(args[++i], &context)) { std::cerr << "ironmill compile: --context needs a non-negative integer\n"; return 2; }
       template_flags = true;
     } else if (args[i] == "--hidden-states") { hidden = true; template_flags = true; }
+    else if (args[i] == "--stateful") { stateful = true; template_flags = true; }
     else if (args[i] == "--runtime" && i + 1 < args.size()) ++i;  // coreml (is_coreml_compile checked it)
     else if (args[i] == "-h" || args[i] == "--help") { std::cout << kCompileUsage; return 0; }
     else if (input.empty() && args[i][0] != '-') input = args[i];
@@ -174,7 +177,7 @@ int cmd_coreml_compile(const std::vector<std::string>& args) {
   }
   auto opset = ironmill::mil::opset_version(spec);
   if (input.empty() || !opset || *opset < 15 || *opset > 18) { std::cerr << kCompileUsage; return 2; }
-  if (!ends_with(input, ".onnx")) return compile_template_model(input, output, spec, *opset, precision, seq_len, context, hidden);
+  if (!ends_with(input, ".onnx")) return compile_template_model(input, output, spec, *opset, precision, seq_len, context, hidden, stateful);
   if (template_flags) {
     std::cerr << "ironmill compile: --precision/--seq-len/--context/--hidden-states apply to SafeTensors/GGUF models\n";
     return 2;

@@ -239,6 +239,74 @@ TEST(CoreMLLlm, KjvMultiComponentEqualsTheSinglePackage) {
   fs::remove_all(dir);
 }
 
+// --stateful: the KV cache as Core ML states (read_state / write_state) in both functions. The prefill +
+// one decode step through the states equal the explicit-cache fp16 package bit for bit, and HF's logits
+// after the first greedy token within the fp16 gate.
+TEST(CoreMLLlm, StatefulCachePackageEqualsTheExplicitCache) {
+  const Golden g = load_golden();
+  auto model = templates::load_model(kKjv);
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  const std::string dir = temp_dir("state");
+  LlmPackageOptions o;
+  o.prefill_length = static_cast<int64_t>(g.prompt.size());
+  o.max_context = o.prefill_length + 4;
+  o.precision = Precision::kFp16;
+  ASSERT_TRUE(write_llm_package(*model, o, dir + "/explicit.mlpackage").ok());
+  o.stateful = true;
+  ASSERT_TRUE(write_llm_package(*model, o, dir + "/stateful.mlpackage").ok());
+  auto m = frontends::coreml::load_coreml(dir + "/stateful.mlpackage", {.materialize_blobs = false});
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  ASSERT_GT(m->proto.description().functions_size(), 0);
+  EXPECT_GT(m->proto.description().functions(0).state_size(), 0) << "prefill declares its states";
+
+  const Tensor token = ids_tensor({g.greedy[0]}), position = ids_tensor({static_cast<int32_t>(g.prompt.size())});
+  // Explicit cache: prefill's <cache>_out feed decode.
+  auto ep = load_package(dir + "/explicit.mlpackage", "prefill");
+  auto ed = load_package(dir + "/explicit.mlpackage", "decode");
+  ASSERT_TRUE(ep.ok() && ed.ok());
+  auto pre = (*ep)->run({{"input_ids", ids_tensor(g.prompt)}});
+  ASSERT_TRUE(pre.ok()) << pre.status().message();
+  NamedValues in{{"token", token}, {"position", position}};
+  NamedValues states;
+  for (auto& [name, v] : *pre)
+    if (name.size() > 4 && name.compare(name.size() - 4, 4, "_out") == 0) {
+      const std::string base = name.substr(0, name.size() - 4);
+      in[base] = v;
+      const Tensor& t = std::get<Tensor>(v);
+      states[base] = StateValue{std::make_shared<Tensor>(Tensor(t.dtype(), t.shape()))};  // zeros
+    }
+  ASSERT_FALSE(states.empty());
+  auto explicit_step = (*ed)->run(in);
+  ASSERT_TRUE(explicit_step.ok()) << explicit_step.status().message();
+
+  // States: the same storage through prefill and decode.
+  auto sp = load_package(dir + "/stateful.mlpackage", "prefill");
+  auto sd = load_package(dir + "/stateful.mlpackage", "decode");
+  ASSERT_TRUE(sp.ok()) << sp.status().message();
+  ASSERT_TRUE(sd.ok()) << sd.status().message();
+  NamedValues sin = states;
+  sin["input_ids"] = ids_tensor(g.prompt);
+  auto spre = (*sp)->run(sin);
+  ASSERT_TRUE(spre.ok()) << spre.status().message();
+  EXPECT_EQ(output(*spre, "logits"), output(*pre, "logits"));
+  NamedValues din = states;
+  din["token"] = token;
+  din["position"] = position;
+  auto sstep = (*sd)->run(din);
+  ASSERT_TRUE(sstep.ok()) << sstep.status().message();
+  EXPECT_EQ(output(*sstep, "logits"), output(*explicit_step, "logits"));
+  const size_t V = g.prompt_logits.size() / g.prompt.size();
+  std::vector<float> ref(g.decode_logits.begin() + static_cast<int64_t>(V), g.decode_logits.begin() + static_cast<int64_t>(2 * V));
+  EXPECT_GE(compare(output(*sstep, "logits"), ref, 1).first, 0.999);
+  // fp32 caches cannot be Core ML states.
+  o.precision = Precision::kFp32;
+  auto bad = write_llm_package(*model, o, dir + "/bad.mlpackage");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("fp16"), std::string::npos) << bad.status().message();
+  EXPECT_FALSE(fs::exists(dir + "/bad.mlpackage"));
+  fs::remove_all(dir);
+}
+
 // `ironmill compile MODEL.gguf`: kjv-llama-5m exported to an F32 GGUF (llama.cpp's tensor names and q/k
 // row order), loaded through templates::load_model, compiled and run: HF's prompt logits within fp32 gates.
 TEST(CoreMLLlm, GgufModelCompilesToAPackageMatchingHuggingFace) {

@@ -89,6 +89,12 @@ PY
 # GGUF file (our F32 export of kjv-llama-5m) -> prefill-only package (C = 0) for ios16.
 "$IRONMILL" export-gguf "$ROOT/golden/kjv-llama-5m" -o "$T/kjv.gguf" --type f32 --quiet > /dev/null
 "$IRONMILL" compile "$T/kjv.gguf" -o "$T/kjv.mlpackage" --seq-len 8 --spec ios16 | grep -q "specification 7 (ios16), fp32, 6 layers, vocab 2048; functions prefill \[T=8\];"
+# --stateful: the KV cache as Core ML states (read_state in decode, write_state in both functions).
+"$IRONMILL" compile "$ROOT/golden/llama" -o "$T/llama-state.mlpackage" --precision fp16 --seq-len 8 --context 16 --stateful > /dev/null
+"$IRONMILL" inspect "$T/llama-state.mlpackage" > "$T/llama-state.txt"
+grep -q "read_state x4" "$T/llama-state.txt" && grep -q "write_state x4" "$T/llama-state.txt" && grep -q "state k_cache_0: fp16" "$T/llama-state.txt"
+if "$IRONMILL" compile "$ROOT/golden/llama" -o "$T/bad-state.mlpackage" --seq-len 8 --context 16 --stateful 2>/dev/null; then exit 1; fi
+[ ! -e "$T/bad-state.mlpackage" ]
 # An unknown precision is refused.
 if "$IRONMILL" compile "$ROOT/golden/llama" -o "$T/x.mlpackage" --precision int3 2>/dev/null; then exit 1; fi
 echo "cli ok"

@@ -1,5 +1,7 @@
 #include "backends/coreml/llm/llm_package.h"
 
+#include <algorithm>
+
 #include "formats/coreml/mlpackage.h"
 #include "mil/verifier.h"
 #include "passes/ane/mixed_precision.h"
@@ -54,6 +56,61 @@ Status retarget_opset(mil::Program& program, const std::string& tag) {
   return mil::verify(program).with_context("program retargeted to " + tag);
 }
 
+Status make_cache_stateful(mil::Program& program) {
+  // The cache tensors: decode's inputs that come back as <name>_out.
+  mil::Function* decode = program.function("decode");
+  if (!decode) return invalid_argument("stateful cache: the program has no decode function (cache length 0)");
+  std::map<std::string, mil::Type> caches;
+  for (const auto& in : decode->inputs)
+    if (std::find(decode->body.outputs.begin(), decode->body.outputs.end(), in.name + "_out") != decode->body.outputs.end())
+      caches[in.name] = in.type;
+  if (caches.empty()) return invalid_argument("stateful cache: decode has no cache tensors");
+  for (const auto& [name, t] : caches)
+    if (t.dtype != mil::DType::kFp16)
+      return unsupported("stateful cache: `" + name + "` is " + mil::type_to_string(t) + "; Core ML states are fp16 (use fp16 precision)");
+  for (auto& f : program.functions) {
+    std::map<std::string, std::string> renames;
+    std::vector<mil::Operation> reads;
+    for (const auto& [name, t] : caches) {
+      auto in = std::find_if(f.inputs.begin(), f.inputs.end(), [&](const mil::NamedType& n) { return n.name == name; });
+      if (in != f.inputs.end()) {
+        // decode: the explicit input becomes the state, read once at the top.
+        in->type = mil::Type::state(t);
+        mil::Operation r;
+        r.type = "read_state";
+        r.inputs["input"].bindings.push_back(mil::Binding::ref(name));
+        r.outputs.push_back({name + "__read", t});
+        r.attributes["name"] = mil::Value::of(mil::Tensor::scalar_string(name + "__read"));
+        reads.push_back(std::move(r));
+        renames[name] = name + "__read";
+      } else {
+        f.inputs.push_back({name, mil::Type::state(t)});  // prefill: only writes it
+      }
+    }
+    for (auto& op : f.body.operations)
+      for (auto& [k, a] : op.inputs)
+        for (auto& b : a.bindings)
+          if (b.is_ref())
+            if (auto it = renames.find(b.name); it != renames.end()) b.name = it->second;
+    for (auto& o : f.body.outputs)
+      if (auto it = renames.find(o); it != renames.end()) o = it->second;
+    f.body.operations.insert(f.body.operations.begin(), reads.begin(), reads.end());
+    std::vector<std::string> outputs;
+    for (const auto& o : f.body.outputs) {
+      const std::string base = o.size() > 4 && o.compare(o.size() - 4, 4, "_out") == 0 ? o.substr(0, o.size() - 4) : "";
+      if (base.empty() || !caches.count(base)) { outputs.push_back(o); continue; }
+      mil::Operation w;
+      w.type = "write_state";
+      w.inputs["data"].bindings.push_back(mil::Binding::ref(o));
+      w.inputs["input"].bindings.push_back(mil::Binding::ref(base));
+      w.attributes["name"] = mil::Value::of(mil::Tensor::scalar_string(base + "__write"));
+      f.body.operations.push_back(std::move(w));
+    }
+    f.body.outputs = std::move(outputs);
+  }
+  return mil::verify(program).with_context("stateful cache");
+}
+
 Result<LlmPackageProgram> build_llm_package_program(const templates::LoadedModel& model, const LlmPackageOptions& options) {
   if (options.prefill_length <= 0) return invalid_argument("prefill length must be positive");
   templates::TemplateOptions to;
@@ -64,6 +121,7 @@ Result<LlmPackageProgram> build_llm_package_program(const templates::LoadedModel
   LlmPackageProgram out;
   out.program = std::move(llm.program);
   IM_RETURN_IF_ERROR(apply_precision(out.program, options.precision));
+  if (options.stateful) IM_RETURN_IF_ERROR(make_cache_stateful(out.program));
   if (options.spec_version > 0)
     IM_RETURN_IF_ERROR(retarget_opset(out.program, "ios" + std::to_string(fc::opset_for_spec(options.spec_version))));
   fc::ModelInfo& info = out.write_options.info;

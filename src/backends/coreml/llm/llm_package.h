@@ -32,10 +32,16 @@ Status apply_precision(mil::Program& program, Precision precision);
 // exists there, so `--spec ios16` gives an ios16 program or an error naming the op.
 Status retarget_opset(mil::Program& program, const std::string& tag);
 
+// Core ML states for the KV cache: every cache tensor X becomes a `state<tensor<fp16, ..>>` input of
+// `prefill` and `decode`, read with read_state and updated with write_state, instead of the explicit
+// X / X_out tensors. Core ML states are fp16 only, so this needs fp16 caches (Precision::kFp16).
+Status make_cache_stateful(mil::Program& program);
+
 struct LlmPackageOptions {
   int64_t prefill_length = 64;  // T
   int64_t max_context = 0;      // C; 0: prefill only, no cache outputs, no decode function
   bool hidden_states = false;   // prefill also returns hidden_0..hidden_L
+  bool stateful = false;        // KV cache as Core ML states (make_cache_stateful); needs fp16 and C > 0
   Precision precision = Precision::kFp32;
   int spec_version = 0;         // 0: the lowest that can hold the program; else also the functions' opset
 };
