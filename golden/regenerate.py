@@ -27,9 +27,22 @@ HF_TINY = ["llama", "llama-tied-gqa1", "mistral-sw", "qwen2", "qwen3", "qwen3_5"
            "deepseek_v3"]
 
 
-def load(case_dir):
+def load(case_dir, weight_dtype="float32"):
     model = AutoModelForCausalLM.from_pretrained(case_dir, dtype=torch.float32, attn_implementation="eager")
+    if weight_dtype != "float32":
+        # The fixtures were evaluated as model.to(dtype).to(float32): that also rounds the buffers the
+        # checkpoint does not store (the rotary inv_freq), which matters at long positions.
+        model = model.to(getattr(torch, weight_dtype)).to(torch.float32)
     return model.eval()
+
+
+def checkpoint_dtype(case_dir, meta):
+    """The dtype the case's weights were rounded to: golden.json's weight_dtype, else config.json's dtype."""
+    if "weight_dtype" in meta:
+        return meta["weight_dtype"]
+    with open(os.path.join(case_dir, "config.json")) as f:
+        cfg = json.load(f)
+    return cfg.get("dtype") or cfg.get("torch_dtype") or "float32"
 
 
 @torch.no_grad()
@@ -52,7 +65,7 @@ def greedy_without_cache(model, ids, n):
 
 
 def hf_tiny_case(case_dir, meta):
-    model = load(case_dir)
+    model = load(case_dir, checkpoint_dtype(case_dir, meta))
     ids = meta["input_ids"]
     out = forward(model, ids, hidden=True)
     generated, decode_logits = greedy_without_cache(model, ids, meta.get("new_tokens", 8))
@@ -75,11 +88,15 @@ def nll_sum(logits, targets):
 
 @torch.no_grad()
 def kjv_case(case_dir, meta):
-    model = load(case_dir)
+    model = load(case_dir, checkpoint_dtype(case_dir, meta))
     tok = AutoTokenizer.from_pretrained(case_dir)
     ids = tok(meta["prompt"], add_special_tokens=False)["input_ids"]
     prompt_logits = forward(model, ids).logits[0]
-    greedy, decode_logits = greedy_without_cache(model, ids, len(meta["greedy_ids"]))
+    # kjv's decode_logits are generate()'s (with transformers' KV cache), as the fixture was made.
+    g = model.generate(input_ids=torch.tensor([ids]), max_new_tokens=len(meta["greedy_ids"]), do_sample=False,
+                       output_logits=True, return_dict_in_generate=True, pad_token_id=0, eos_token_id=None)
+    greedy = g.sequences[0, len(ids):].tolist()
+    decode_logits = torch.stack([step[0] for step in g.logits])
     with open(os.path.join(case_dir, "kjv-test.txt"), encoding="utf-8") as f:
         test = torch.tensor(tok(f.read(), add_special_tokens=False)["input_ids"])
     n = test.numel()

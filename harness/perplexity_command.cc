@@ -63,7 +63,7 @@ int perplexity_command(const std::vector<std::string>& args) {
   eo.add_special_tokens = false;  // both protocols score the raw text: no BOS
   auto ids = (*tok)->encode(text, eo);
   if (!ids.ok()) { std::cerr << "mill-harness perplexity: " << ids.status().message() << "\n"; return 2; }
-  auto runner = templates::LlmRunner::open(model, backend);
+  auto runner = templates::open_language_model(model, backend);
   if (!runner.ok()) { std::cerr << "mill-harness perplexity: " << runner.status().message() << "\n"; return 2; }
 
   const bool tty = isatty(STDOUT_FILENO) != 0;

@@ -202,6 +202,29 @@ Result<std::string> gguf_tensor_name(std::string_view hf_name) {
   return unsupported("tensor `" + std::string(hf_name) + "` has no GGUF equivalent in this exporter");
 }
 
+Result<std::string> hf_tensor_name(std::string_view gguf_name) {
+  if (gguf_name == "token_embd.weight") return std::string("model.embed_tokens.weight");
+  if (gguf_name == "output_norm.weight") return std::string("model.norm.weight");
+  if (gguf_name == "output.weight") return std::string("lm_head.weight");
+  constexpr std::string_view kBlk = "blk.";
+  if (starts_with(gguf_name, kBlk)) {
+    const std::string_view rest = gguf_name.substr(kBlk.size());
+    const size_t dot = rest.find('.');
+    const std::string_view index = rest.substr(0, dot);
+    const bool digits = dot != std::string_view::npos && !index.empty() &&
+                        std::all_of(index.begin(), index.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+    if (digits) {
+      const std::string_view tail = rest.substr(dot + 1);
+      for (const auto& ln : kLayerNames)
+        for (std::string_view suffix : {".weight", ".bias"})
+          if (tail.size() == ln.gguf.size() + suffix.size() && starts_with(tail, ln.gguf) &&
+              tail.substr(ln.gguf.size()) == suffix)
+            return "model.layers." + std::string(index) + "." + std::string(ln.hf) + std::string(suffix);
+    }
+  }
+  return unsupported("GGUF tensor `" + std::string(gguf_name) + "` has no Hugging Face equivalent in this template path");
+}
+
 gg::GgmlType fallback_type(gg::GgmlType requested, int64_t ne0) {
   const auto& tr = gg::ggml_type_traits(requested);
   if (ne0 % tr.block_size == 0) return requested;

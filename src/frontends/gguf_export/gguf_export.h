@@ -41,7 +41,7 @@ using VocabWriter = std::function<Status(const std::filesystem::path& model_dir,
 
 // tokenizer.json -> GGUF metadata (formats/tokenizer/gguf_vocab.h, write_gguf_vocab) for directories
 // holding a tokenizer.json; directories without one export with no tokenizer (llama.cpp cannot load
-// such a file unless the caller supplies a VocabWriter). Empty in a tree without gguf_vocab.h.
+// such a file unless the caller supplies a VocabWriter).  
 VocabWriter default_vocab_writer();
 
 struct ExportOptions {
@@ -76,6 +76,9 @@ Result<std::string> gguf_arch(const formats::hf::ModelConfig& config);
 // The GGUF name of an HF tensor; empty string for tensors that are dropped (rotary inv_freq); error
 // for names this exporter does not know.
 Result<std::string> gguf_tensor_name(std::string_view hf_name);
+// The inverse: the HF name of a GGUF tensor this exporter writes ("blk.3.attn_q.weight" ->
+// "model.layers.3.self_attn.q_proj.weight"); error for other names (rope_freqs included).
+Result<std::string> hf_tensor_name(std::string_view gguf_name);
 // The type a 2-D tensor with rows of ne0 elements gets when `requested` is asked for.
 formats::gguf::GgmlType fallback_type(formats::gguf::GgmlType requested, int64_t ne0);
 // LlamaModel.permute on the rows of a [rows, cols] row-major matrix of `elem_bytes`-sized elements,

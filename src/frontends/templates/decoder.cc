@@ -191,6 +191,7 @@ Result<LlmProgram> build_llm(const ModelConfig& config, const WeightSource& weig
 }
 
 Result<LoadedModel> load_model(const std::string& path) {
+  if (is_gguf_path(path)) return load_gguf_model(path);
   LoadedModel m;
   IM_ASSIGN_OR_RETURN(m.config, formats::hf::load_model_config(path));
   IM_RETURN_IF_ERROR(check_supported(m.config));

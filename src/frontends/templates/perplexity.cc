@@ -52,7 +52,7 @@ double nll(const float* row, int64_t vocab, int32_t target) {
 
 }  // namespace
 
-Result<PerplexityResult> perplexity(LlmRunner& runner, std::span<const int32_t> tokens, const PerplexityProtocol& p,
+Result<PerplexityResult> perplexity(LanguageModel& runner, std::span<const int32_t> tokens, const PerplexityProtocol& p,
                                     const std::function<void(int64_t, int64_t, double, int64_t)>& progress) {
   PerplexityResult r;
   const int64_t N = static_cast<int64_t>(tokens.size());

@@ -33,7 +33,7 @@ struct PerplexityResult {
 };
 
 // `progress(done, total, nll_sum, scored)` is called after each window (may be empty).
-Result<PerplexityResult> perplexity(LlmRunner& runner, std::span<const int32_t> tokens, const PerplexityProtocol& protocol,
+Result<PerplexityResult> perplexity(LanguageModel& runner, std::span<const int32_t> tokens, const PerplexityProtocol& protocol,
                                     const std::function<void(int64_t, int64_t, double, int64_t)>& progress = {});
 
 }  // namespace ironmill::templates

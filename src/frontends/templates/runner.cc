@@ -13,6 +13,30 @@ int32_t argmax(std::span<const float> v) {
   return best;
 }
 
+namespace {
+std::map<std::string, LanguageModelFactory>& language_model_factories() {
+  static std::map<std::string, LanguageModelFactory> factories;
+  return factories;
+}
+}  // namespace
+
+void register_language_model(const std::string& backend, LanguageModelFactory factory) {
+  language_model_factories()[backend] = std::move(factory);
+}
+
+Status language_model_available(const std::string& backend) {
+  if (language_model_factories().count(backend)) return Status::Ok();
+  auto b = backends::make_backend(backend);
+  return b.ok() ? Status::Ok() : b.status();
+}
+
+Result<std::unique_ptr<LanguageModel>> open_language_model(const std::string& model_path, const std::string& backend) {
+  const auto& factories = language_model_factories();
+  if (auto it = factories.find(backend); it != factories.end()) return it->second(model_path);
+  IM_ASSIGN_OR_RETURN(auto runner, LlmRunner::open(model_path, backend));
+  return std::unique_ptr<LanguageModel>(std::move(runner));
+}
+
 Result<std::unique_ptr<LlmRunner>> LlmRunner::open(const std::string& model_path, const std::string& backend) {
   IM_ASSIGN_OR_RETURN(LoadedModel m, load_model(model_path));
   IM_ASSIGN_OR_RETURN(auto b, backends::make_backend(backend));

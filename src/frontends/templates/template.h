@@ -41,11 +41,15 @@ Status check_supported(const formats::hf::ModelConfig& config);
 Result<LlmProgram> build_llm(const formats::hf::ModelConfig& config, const WeightSource& weights,
                              const TemplateOptions& options);
 
-// A loaded model: config + weights (from a directory with config.json and SafeTensors).
+// A loaded model: config + weights, from a directory with config.json and SafeTensors, or a .gguf file
+// (LLaMA / Mistral / Qwen2 / Qwen3: config rebuilt from the GGUF metadata, quantized tensors served
+// dequantized, q/k rows of arch "llama" moved back to HF's rotate-half order; gguf_model.cc).
 struct LoadedModel {
   formats::hf::ModelConfig config;
   std::shared_ptr<WeightSource> weights;
 };
 Result<LoadedModel> load_model(const std::string& path);
+Result<LoadedModel> load_gguf_model(const std::string& path);
+bool is_gguf_path(const std::string& path);  // an existing regular file named *.gguf
 
 }  // namespace ironmill::templates
