@@ -21,6 +21,8 @@ int cmd_compile_pipeline(const std::vector<std::string>& args);  // coreml_comma
 int cmd_export_gguf(const std::vector<std::string>& args);  // export_gguf_command.cc
 int cmd_validate(const std::vector<std::string>& args);  // ane_commands.cc
 int cmd_compile(const std::vector<std::string>& args);   // ane_commands.cc
+int cmd_generate(const std::vector<std::string>& args);  // generate_command.cc (decode engine)
+int cmd_chat(const std::vector<std::string>& args);      // chat_command.cc (decode engine)
 bool is_gpu_compile(const std::vector<std::string>& args);  // gpu_bundle_command.cc: --runtime gpu
 int cmd_gpu_compile(const std::vector<std::string>& args);  // gpu_bundle_command.cc
 
@@ -42,6 +44,9 @@ const char* kUsage =
     "                                    encode text with the model's tokenizer; print ids or their count\n"
     "  export-gguf MODEL_DIR -o OUT.gguf [--type f16|q8_0|q4_0|q4_k|q6_k|f32|bf16]\n"
     "                                    write a HF checkpoint (llama/mistral/qwen2/qwen3) as GGUF\n"
+    "  generate --model PATH --prompt TEXT [--max-tokens N] [--temperature T] [--seed S]\n"
+    "                                    text generation on the decode engine (CPU)\n"
+    "  chat --model PATH                 interactive generation on the decode engine\n"
     "  validate INPUT [--profile NAME] [--format text|json] [--lower]\n"
     "                                    emulated ANE compile policy: per-op verdicts, fallbacks, size walls\n"
     "  compile INPUT --runtime ane -o OUT.ironml [--profile NAME] [--ane-memory-budget SIZE]\n"
@@ -117,6 +122,8 @@ int main(int argc, char** argv) {
   if (cmd == "compile-pipeline") return cmd_compile_pipeline(args);
   if (cmd == "tokenize") return cmd_tokenize(args);
   if (cmd == "export-gguf") return cmd_export_gguf(args);
+  if (cmd == "generate") return cmd_generate(args);
+  if (cmd == "chat") return cmd_chat(args);
   if (cmd == "validate") return cmd_validate(args);
   if (cmd == "compile" && is_gpu_compile(args)) return cmd_gpu_compile(args);
   if (cmd == "compile") return cmd_compile(args);

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <iomanip>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -25,7 +26,7 @@ TEST_P(EngineGoldenParity, MatchesHuggingFace) {
   ASSERT_TRUE(r.error.empty()) << r.error;
   double worst = 1.0;
   for (const auto& c : r.checks) worst = std::min(worst, c.min_cosine);
-  std::cout << GetParam() << ": " << r.checks.size() << " checks, worst cosine " << worst << "\n";
+  std::cout << std::setprecision(9) << GetParam() << ": " << r.checks.size() << " checks, worst cosine " << worst << "\n";
   for (const auto& c : r.checks)
     EXPECT_TRUE(c.pass) << GetParam() << " " << c.name << ": min cosine " << c.min_cosine << ", max |d| " << c.max_abs
                         << " (max |ref| " << c.max_ref << ") " << c.detail;
