@@ -47,6 +47,10 @@ struct Layer {
   Linear q, k, v, o, gate, up, down;
   std::vector<float> inv_freq;  // rotary_dim / 2 entries
   int64_t rotary_dim = 0;
+  // Gemma 4: per-layer input gate/projection/norm and the layer scalar (empty / 1 when absent).
+  Linear ple_gate, ple_proj;
+  std::vector<float> ple_norm;
+  float layer_scalar = 1.0f;
   int64_t cache = 0;  // index into Impl::caches (this layer's own, or the KV-source layer's)
   bool owns_cache = true;
   AttentionParams attn;
@@ -93,6 +97,12 @@ struct Engine::Impl {
   RopeStyle rope_style = RopeStyle::kRotateHalf;
 
   WeightMatrix embed, lm_head;
+  // Gemma 4 per-layer embeddings: table [Vp, L*P], model projection [L*P, D], norm [P]; P = 0 when absent.
+  int64_t ple_dim = 0;
+  WeightMatrix ple_table;
+  Linear ple_model_proj;
+  std::vector<float> ple_proj_norm;
+  std::vector<float> ple, ple_tmp, ple_row;  // [chunk, L*P], [chunk, P], [L*P]
   std::vector<float> final_norm;
   std::vector<Layer> layers;
   std::vector<KvCache> caches;
@@ -107,6 +117,8 @@ struct Engine::Impl {
   void project(const Linear& lin, const float* in, int64_t n, float* out) const;
   void attention(Layer& L, int64_t n, int64_t p0);
   void mlp(const Layer& L, int64_t n);
+  void per_layer_inputs(const int32_t* ids, int64_t n);
+  void per_layer_tail(const Layer& L, size_t l, int64_t n);
   void forward(const int32_t* ids, int64_t n, PrefillExtras* extras, int64_t row0, bool last_logits);
 };
 
@@ -126,8 +138,6 @@ Status Engine::Impl::load(const EngineOptions& opt) {
     return unsupported(who + "gated delta net (linear_attention) layers are not implemented yet");
   if (c.mla) return unsupported(who + "multi-latent attention (DeepSeek) is not implemented yet");
   if (c.moe) return unsupported(who + "mixture-of-experts MLPs are not implemented yet");
-  if (c.per_layer_input || c.family == ModelFamily::kGemma4)
-    return unsupported(who + "Gemma 4 (per-layer embeddings, KV-shared layers) is not implemented yet");
   if (c.attn_output_gate) return unsupported(who + "attention output gates are not implemented yet");
   for (const auto& lc : c.layers)
     if (lc.rope.type != "default" && lc.rope.type != "proportional")
@@ -163,6 +173,13 @@ Status Engine::Impl::load(const EngineOptions& opt) {
     return not_found(store->describe() + ": missing tensor `lm_head.weight` (tie_word_embeddings is false)");
   }
   IM_ASSIGN_OR_RETURN(final_norm, store->vector("model.norm.weight", D));
+  if (c.per_layer_input) {
+    ple_dim = c.per_layer_input->hidden_size;
+    const int64_t LP = c.num_hidden_layers * ple_dim;
+    IM_ASSIGN_OR_RETURN(ple_table, store->matrix("model.embed_tokens_per_layer.weight", c.per_layer_input->vocab_size, LP));
+    IM_ASSIGN_OR_RETURN(ple_model_proj, linear("model.per_layer_model_projection", LP, D, false));
+    IM_ASSIGN_OR_RETURN(ple_proj_norm, store->vector("model.per_layer_projection_norm.weight", ple_dim));
+  }
 
   // Half-precision checkpoints carry RoPE frequencies rounded to their dtype (templates' RopeSpec::freq_dtype).
   mil::DType freq_dtype = mil::DType::kFp32;
@@ -200,6 +217,15 @@ Status Engine::Impl::load(const EngineOptions& opt) {
     IM_ASSIGN_OR_RETURN(L.gate, linear(m + "gate_proj", lc.intermediate_size, D, c.mlp_bias));
     IM_ASSIGN_OR_RETURN(L.up, linear(m + "up_proj", lc.intermediate_size, D, c.mlp_bias));
     IM_ASSIGN_OR_RETURN(L.down, linear(m + "down_proj", D, lc.intermediate_size, c.mlp_bias));
+    if (ple_dim > 0) {
+      IM_ASSIGN_OR_RETURN(L.ple_gate, linear(p + "per_layer_input_gate", ple_dim, D, false));
+      IM_ASSIGN_OR_RETURN(L.ple_proj, linear(p + "per_layer_projection", D, ple_dim, false));
+      IM_ASSIGN_OR_RETURN(L.ple_norm, store->vector(p + "post_per_layer_input_norm.weight", D));
+    }
+    if (store->has(p + "layer_scalar")) {
+      IM_ASSIGN_OR_RETURN(auto ls, store->vector(p + "layer_scalar", 1));
+      L.layer_scalar = ls[0];
+    }
     L.inv_freq = inverse_frequencies(lc.rope, hd, freq_dtype, &L.rotary_dim);
 
     L.attn.n_heads = H;
@@ -244,6 +270,11 @@ Status Engine::Impl::load(const EngineOptions& opt) {
   g.resize(sz(max_inter));
   u.resize(sz(max_inter));
   logits.resize(static_cast<size_t>(V));
+  if (ple_dim > 0) {
+    ple.resize(sz(c.num_hidden_layers * ple_dim));
+    ple_tmp.resize(sz(ple_dim));
+    ple_row.resize(static_cast<size_t>(c.num_hidden_layers * ple_dim));
+  }
   return Status::Ok();
 }
 
@@ -293,6 +324,38 @@ void Engine::Impl::mlp(const Layer& L, int64_t n) {
   project(L.down, g.data(), n, o.data());
 }
 
+// Gemma 4 (templates/ple.cc): (embed_tokens_per_layer(ids) * sqrt(P) + RMSNorm(per_layer_model_projection(h0) /
+// sqrt(D))) / sqrt(2), [n, L, P], from the scaled embeddings in x.
+void Engine::Impl::per_layer_inputs(const int32_t* ids, int64_t n) {
+  const int64_t L = static_cast<int64_t>(layers.size()), P = ple_dim, LP = L * P;
+  project(ple_model_proj, x.data(), n, ple.data());
+  const float dscale = static_cast<float>(std::pow(static_cast<double>(D), -0.5));
+  const float pscale = static_cast<float>(std::sqrt(static_cast<double>(P)));
+  const float half = static_cast<float>(std::pow(2.0, -0.5));
+  for (int64_t t = 0; t < n; ++t) {
+    float* pt = ple.data() + t * LP;
+    for (int64_t i = 0; i < LP; ++i) pt[i] *= dscale;
+    for (int64_t l = 0; l < L; ++l) add_rmsnorm(pt + l * P, nullptr, ple_proj_norm.data(), P, eps, norm_flags, pt + l * P);
+    dequantize_row(ple_table, ids[t], ple_row.data());
+    for (int64_t i = 0; i < LP; ++i) pt[i] = (pt[i] + ple_row[static_cast<size_t>(i)] * pscale) * half;
+  }
+}
+
+// Gemma 4 layer tail: h += RMSNorm(per_layer_projection(gelu_tanh(per_layer_input_gate(h)) * ple[:, l])); h *= scalar.
+void Engine::Impl::per_layer_tail(const Layer& L, size_t l, int64_t n) {
+  const int64_t P = ple_dim, LP = static_cast<int64_t>(layers.size()) * P;
+  project(L.ple_gate, x.data(), n, ple_tmp.data());
+  for (int64_t t = 0; t < n; ++t)
+    geglu(ple_tmp.data() + t * P, ple.data() + t * LP + static_cast<int64_t>(l) * P, ple_tmp.data() + t * P, P, GeluKind::kTanh);
+  project(L.ple_proj, ple_tmp.data(), n, o.data());
+  for (int64_t t = 0; t < n; ++t) {
+    float* ot = o.data() + t * D;
+    float* xt = x.data() + t * D;
+    add_rmsnorm(ot, nullptr, L.ple_norm.data(), D, eps, norm_flags, ot);
+    for (int64_t i = 0; i < D; ++i) xt[i] = (xt[i] + ot[i]) * L.layer_scalar;
+  }
+}
+
 // One chunk of n tokens at positions pos..pos+n-1. extras rows start at row0.
 void Engine::Impl::forward(const int32_t* ids, int64_t n, PrefillExtras* extras, int64_t row0, bool last_logits) {
   const float escale = static_cast<float>(std::sqrt(static_cast<double>(D)));
@@ -302,6 +365,7 @@ void Engine::Impl::forward(const int32_t* ids, int64_t n, PrefillExtras* extras,
     if (embed_scale)
       for (int64_t i = 0; i < D; ++i) xt[i] *= escale;
   }
+  if (ple_dim > 0) per_layer_inputs(ids, n);
   const bool hidden = extras && extras->hidden_states;
   auto save_hidden = [&](size_t index, const float* src) {
     std::copy_n(src, n * D, extras->hidden[index].data() + row0 * D);
@@ -327,6 +391,9 @@ void Engine::Impl::forward(const int32_t* ids, int64_t n, PrefillExtras* extras,
       float* xt = x.data() + t * D;
       for (int64_t i = 0; i < D; ++i) xt[i] += ot[i];
     }
+    if (ple_dim > 0) per_layer_tail(L, l, n);
+    else if (L.layer_scalar != 1.0f)
+      for (int64_t i = 0; i < n * D; ++i) x[static_cast<size_t>(i)] *= L.layer_scalar;
     if (hidden && l + 1 < layers.size()) save_hidden(l + 1, x.data());
   }
   pos += n;

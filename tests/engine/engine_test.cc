@@ -35,7 +35,7 @@ TEST_P(EngineGoldenParity, MatchesHuggingFace) {
 
 INSTANTIATE_TEST_SUITE_P(Cases, EngineGoldenParity,
                          ::testing::Values("llama", "llama-tied-gqa1", "mistral-sw", "qwen2", "qwen3", "gemma2", "gemma3",
-                                           "kjv-llama-5m"),
+                                           "gemma4", "kjv-llama-5m"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (char& ch : n)
@@ -59,7 +59,8 @@ std::vector<int32_t> sequence(int64_t n, int64_t vocab) {
 }
 
 // mistral-sw has a sliding window of 8; with prefill chunks of 4 its ring buffer holds 11 positions, so a
-// 20-token sequence wraps around it. gemma2 mixes sliding and global layers.
+// 20-token sequence wraps around it. gemma2 mixes sliding and global layers; gemma4 adds KV-shared layers
+// (reading an earlier layer's ring buffer) and per-layer inputs.
 class EngineCache : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(EngineCache, DecodeAfterPrefillEqualsPrefillOfTheLongerSequence) {
@@ -107,7 +108,7 @@ TEST_P(EngineCache, TruncateThenDecodeEqualsFresh) {
   EXPECT_LT(max_rel_diff(after, *f), 1e-5);
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, EngineCache, ::testing::Values("llama", "mistral-sw", "gemma2"));
+INSTANTIATE_TEST_SUITE_P(Models, EngineCache, ::testing::Values("llama", "mistral-sw", "gemma2", "gemma4"));
 
 TEST(EngineCacheLimits, TruncatingPastTheRingBufferIsAnError) {
   EngineOptions o;
