@@ -6,6 +6,7 @@
 #include "backends/reference/interpreter.h"
 #include "formats/bundles/ironml.h"
 #include "mil/verifier.h"
+#include "passes/ane/cpu_prologue_split.h"
 
 namespace ironmill::backends::ane {
 namespace {
@@ -80,78 +81,6 @@ class HybridExecutable final : public Executable {
   std::set<std::string> ane_inputs_;
 };
 
-// Splits off a CPU prologue: ops the ANE rejects (and the lowering cannot rewrite) whose inputs are all
-// function inputs, constants or prologue values — the embedding gather of an LLM, integer position
-// arithmetic — run on the CPU, as ironmill's ANE runtime does for the embedding. Returns false when
-// there is nothing to split.
-bool split_cpu_prologue(const mil::Function& f, const AneProfile& profile, mil::Function& cpu, mil::Function& ane) {
-  std::set<std::string> cpu_vals, consts;
-  for (const auto& in : f.inputs) cpu_vals.insert(in.name);
-  std::vector<const mil::Operation*> pro, rest;
-  for (const auto& op : f.body.operations) {
-    if (op.type == "const") {
-      consts.insert(op.outputs[0].name);
-      continue;
-    }
-    bool fed = op.blocks.empty();
-    for (const auto& [k, a] : op.inputs)
-      for (const auto& b : a.bindings)
-        if (b.is_ref() && !cpu_vals.count(b.name) && !consts.count(b.name)) fed = false;
-    bool int_io = false;
-    for (const auto& o : op.outputs) int_io |= o.type.is_tensor() && mil::is_int(o.type.dtype);
-    const bool rejected = !evaluate_op_kind(op.type, profile).on_ane() && !lowering_rewrites(op.type);
-    if (fed && (rejected || int_io)) {
-      pro.push_back(&op);
-      for (const auto& o : op.outputs) cpu_vals.insert(o.name);
-    } else {
-      rest.push_back(&op);
-    }
-  }
-  if (pro.empty()) return false;
-  std::map<std::string, mil::Type> types;
-  for (const auto& in : f.inputs) types[in.name] = in.type;
-  for (const auto& op : f.body.operations)
-    for (const auto& o : op.outputs) types[o.name] = o.type;
-  auto uses = [](const std::vector<const mil::Operation*>& ops) {
-    std::set<std::string> u;
-    for (const auto* op : ops)
-      for (const auto& [k, a] : op->inputs)
-        for (const auto& b : a.bindings)
-          if (b.is_ref()) u.insert(b.name);
-    return u;
-  };
-  const std::set<std::string> pro_uses = uses(pro), rest_uses = uses(rest);
-  cpu = mil::Function{};
-  cpu.name = "main";
-  cpu.opset = f.opset;
-  cpu.inputs = f.inputs;
-  ane = mil::Function{};
-  ane.name = "main";
-  ane.opset = f.opset;
-  std::set<std::string> ane_in;
-  for (const auto& n : rest_uses)
-    if (cpu_vals.count(n)) ane_in.insert(n);
-  for (const auto& o : f.body.outputs)
-    if (cpu_vals.count(o)) cpu.body.outputs.push_back(o);
-  for (const auto& n : ane_in) {
-    ane.inputs.push_back({n, types[n]});
-    if (std::find(cpu.body.outputs.begin(), cpu.body.outputs.end(), n) == cpu.body.outputs.end() &&
-        !std::count_if(f.inputs.begin(), f.inputs.end(), [&](const mil::NamedType& t) { return t.name == n; }))
-      cpu.body.outputs.push_back(n);
-  }
-  for (const auto& op : f.body.operations) {
-    if (op.type == "const") {
-      if (pro_uses.count(op.outputs[0].name)) cpu.body.operations.push_back(op);
-      if (rest_uses.count(op.outputs[0].name)) ane.body.operations.push_back(op);
-    }
-  }
-  for (const auto* op : pro) cpu.body.operations.push_back(*op);
-  for (const auto* op : rest) ane.body.operations.push_back(*op);
-  for (const auto& o : f.body.outputs)
-    if (!cpu_vals.count(o)) ane.body.outputs.push_back(o);
-  return !ane.body.operations.empty();
-}
-
 // Turns BLOBFILE / lazy constants into immediate tensors, so lowering can read weights.
 Status materialize_constants(mil::Block& b, const CompileOptions& options) {
   for (auto& op : b.operations) {
@@ -211,22 +140,36 @@ Result<std::unique_ptr<Executable>> AneBackend::compile(const mil::Program& prog
     for (const auto& o : f0->body.outputs) natural[o] = types[o];
   }
   if (options_.cpu_prologue) {
-    mil::Function cpu_f, ane_f;
-    if (split_cpu_prologue(p.functions[0], profile_, cpu_f, ane_f)) {
+    // Ops the ANE cannot take that depend only on inputs/constants (embedding gather, integer position
+    // math, decode's masks and RoPE rows) run on the CPU first (passes/ane/cpu_prologue_split.h).
+    mil::Program split = p;
+    const AneProfile& prof = profile_;
+    passes::ane::CpuPrologueSplitPass pass(
+        [&prof](const mil::Operation& op, const std::map<std::string, mil::Type>& types) {
+          return (!evaluate_op_kind(op.type, prof).on_ane() && !lowering_rewrites(op.type)) ||
+                 passes::ane::has_integer_or_bool_tensor(op, types);
+        });
+    IM_ASSIGN_OR_RETURN(bool changed, pass.run(split));
+    if (changed) {
       mil::Program cpu_p, ane_p;
-      cpu_p.functions = {cpu_f};
-      ane_p.functions = {ane_f};
+      cpu_p.functions = {*split.function(passes::ane::prologue_function_name("main"))};
+      cpu_p.functions[0].name = "main";
+      ane_p.functions = {*split.function("main")};
       IM_RETURN_IF_ERROR(mil::infer_and_verify(cpu_p).with_context("CPU prologue"));
       IM_RETURN_IF_ERROR(mil::infer_and_verify(ane_p).with_context("ANE part"));
+      const mil::Function& cpu_f = cpu_p.functions[0];
+      const mil::Function& ane_f = ane_p.functions[0];
       reference::ReferenceBackend ref;
       IM_ASSIGN_OR_RETURN(auto cpu_exe, ref.compile(cpu_p, {}));
       AneBackendOptions inner = options_;
       inner.cpu_prologue = false;
       AneBackend ane_be(profile_, inner);
-      auto ane_exe = ane_be.compile(ane_p, {});
+      CompileOptions ane_options;
+      auto ane_exe = ane_be.compile(ane_p, ane_options);
       last_lowered_ = ane_be.last_lowered();
       last_report_ = ane_be.last_report();
-      if (!ane_exe.ok()) return ane_exe.status().with_context("after a CPU prologue of " + std::to_string(cpu_f.body.operations.size()) + " ops");
+      if (!ane_exe.ok())
+        return ane_exe.status().with_context("after a CPU prologue of " + std::to_string(cpu_f.body.operations.size()) + " ops");
       std::set<std::string> ane_inputs;
       for (const auto& in : ane_f.inputs) ane_inputs.insert(in.name);
       auto* h = new HybridExecutable(std::move(cpu_exe), std::move(*ane_exe), std::move(ane_inputs));
