@@ -51,6 +51,11 @@ struct Layer {
   Linear ple_gate, ple_proj;
   std::vector<float> ple_norm;
   float layer_scalar = 1.0f;
+  // Qwen3.5 gated delta net (templates/gdn.cc).
+  bool linear = false;
+  Linear in_qkv, in_z, in_b, in_a, out_proj;
+  std::vector<float> conv_w, A, dt_bias, gdn_norm;  // [conv_dim, K], exp(A_log) [Hv], [Hv], [dv]
+  int64_t state = 0;  // index into Impl::gdn
   int64_t cache = 0;  // index into Impl::caches (this layer's own, or the KV-source layer's)
   bool owns_cache = true;
   AttentionParams attn;
@@ -106,6 +111,13 @@ struct Engine::Impl {
   std::vector<float> final_norm;
   std::vector<Layer> layers;
   std::vector<KvCache> caches;
+  struct GdnState {
+    std::vector<float> conv, ssm;  // [conv_dim, K - 1] (oldest first), [Hv, dk, dv]
+  };
+  std::vector<GdnState> gdn;
+  bool gated_attention = false;  // Qwen3.5: q_proj rows per head are [q_h; gate_h]
+  std::vector<float> gq, gz, gb, ga, gy;  // GDN scratch
+  std::vector<float> qgate;               // [chunk, H * hd] attention output gates
   int64_t pos = 0;
   std::vector<int64_t> window_keep;  // per cache: how many positions a ring buffer holds (0: all)
 
@@ -116,6 +128,7 @@ struct Engine::Impl {
   Result<Linear> linear(const std::string& prefix, int64_t rows, int64_t cols, bool bias) const;
   void project(const Linear& lin, const float* in, int64_t n, float* out) const;
   void attention(Layer& L, int64_t n, int64_t p0);
+  void delta_net(Layer& L, int64_t n);
   void mlp(const Layer& L, int64_t n);
   void per_layer_inputs(const int32_t* ids, int64_t n);
   void per_layer_tail(const Layer& L, size_t l, int64_t n);
@@ -134,11 +147,10 @@ Result<Linear> Engine::Impl::linear(const std::string& prefix, int64_t rows, int
 Status Engine::Impl::load(const EngineOptions& opt) {
   const ModelConfig& c = cfg;
   const std::string who = c.source + ": engine: ";
-  if (c.linear_attention || std::count(c.layer_types.begin(), c.layer_types.end(), LayerType::kLinearAttention))
-    return unsupported(who + "gated delta net (linear_attention) layers are not implemented yet");
+  if (std::count(c.layer_types.begin(), c.layer_types.end(), LayerType::kLinearAttention) && !c.linear_attention)
+    return invalid_argument(who + "linear_attention layers without a linear-attention config");
   if (c.mla) return unsupported(who + "multi-latent attention (DeepSeek) is not implemented yet");
   if (c.moe) return unsupported(who + "mixture-of-experts MLPs are not implemented yet");
-  if (c.attn_output_gate) return unsupported(who + "attention output gates are not implemented yet");
   for (const auto& lc : c.layers)
     if (lc.rope.type != "default" && lc.rope.type != "proportional")
       return unsupported(who + "rope type `" + lc.rope.type + "` is not supported");
@@ -200,8 +212,43 @@ Status Engine::Impl::load(const EngineOptions& opt) {
       IM_ASSIGN_OR_RETURN(L.pre_feedforward_norm, store->vector(p + "pre_feedforward_layernorm.weight", D));
       IM_ASSIGN_OR_RETURN(L.post_feedforward_norm, store->vector(p + "post_feedforward_layernorm.weight", D));
     }
+    const std::string m = p + "mlp.";
+    IM_ASSIGN_OR_RETURN(L.gate, linear(m + "gate_proj", lc.intermediate_size, D, c.mlp_bias));
+    IM_ASSIGN_OR_RETURN(L.up, linear(m + "up_proj", lc.intermediate_size, D, c.mlp_bias));
+    IM_ASSIGN_OR_RETURN(L.down, linear(m + "down_proj", D, lc.intermediate_size, c.mlp_bias));
+    max_inter = std::max(max_inter, lc.intermediate_size);
+    if (lc.type == LayerType::kLinearAttention) {
+      const auto& la = *c.linear_attention;
+      const int64_t Hk = la.num_key_heads, Hv = la.num_value_heads, dk = la.key_head_dim, dv = la.value_head_dim;
+      const int64_t K = la.conv_kernel_dim, conv_dim = 2 * Hk * dk + Hv * dv;
+      if (Hk <= 0 || Hv % Hk != 0 || K < 1) return invalid_argument(who + "linear attention heads/kernel do not fit");
+      const std::string g = p + "linear_attn.";
+      L.linear = true;
+      IM_ASSIGN_OR_RETURN(L.in_qkv, linear(g + "in_proj_qkv", conv_dim, D, false));
+      IM_ASSIGN_OR_RETURN(L.in_z, linear(g + "in_proj_z", Hv * dv, D, false));
+      IM_ASSIGN_OR_RETURN(L.in_b, linear(g + "in_proj_b", Hv, D, false));
+      IM_ASSIGN_OR_RETURN(L.in_a, linear(g + "in_proj_a", Hv, D, false));
+      IM_ASSIGN_OR_RETURN(L.out_proj, linear(g + "out_proj", D, Hv * dv, false));
+      IM_ASSIGN_OR_RETURN(L.conv_w, store->vector(g + "conv1d.weight", conv_dim * K));
+      IM_ASSIGN_OR_RETURN(L.A, store->vector(g + "A_log", Hv));
+      for (float& v : L.A) v = std::exp(v);
+      IM_ASSIGN_OR_RETURN(L.dt_bias, store->vector(g + "dt_bias", Hv));
+      IM_ASSIGN_OR_RETURN(L.gdn_norm, store->vector(g + "norm.weight", dv));
+      GdnState st;
+      st.conv.assign(static_cast<size_t>(conv_dim * (K - 1)), 0.0f);
+      st.ssm.assign(static_cast<size_t>(Hv * dk * dv), 0.0f);
+      L.state = static_cast<int64_t>(gdn.size());
+      gdn.push_back(std::move(st));
+      gq.resize(std::max(gq.size(), static_cast<size_t>(chunk * conv_dim)));
+      gz.resize(std::max(gz.size(), static_cast<size_t>(chunk * Hv * dv)));
+      gy.resize(std::max(gy.size(), static_cast<size_t>(chunk * Hv * dv)));
+      gb.resize(std::max(gb.size(), static_cast<size_t>(chunk * Hv)));
+      ga.resize(std::max(ga.size(), static_cast<size_t>(chunk * Hv)));
+      continue;
+    }
+    gated_attention = c.attn_output_gate;
     const std::string a = p + "self_attn.";
-    IM_ASSIGN_OR_RETURN(L.q, linear(a + "q_proj", H * hd, D, c.qkv_bias));
+    IM_ASSIGN_OR_RETURN(L.q, linear(a + "q_proj", H * hd * (c.attn_output_gate ? 2 : 1), D, c.qkv_bias));
     if (lc.kv_source_layer == l) {
       IM_ASSIGN_OR_RETURN(L.k, linear(a + "k_proj", KVH * hd, D, c.qkv_bias));
       IM_ASSIGN_OR_RETURN(L.v, linear(a + "v_proj", KVH * hd, D, c.qkv_bias));
@@ -213,10 +260,6 @@ Status Engine::Impl::load(const EngineOptions& opt) {
         IM_ASSIGN_OR_RETURN(L.k_norm, store->vector(a + "k_norm.weight", hd));
       }
     }
-    const std::string m = p + "mlp.";
-    IM_ASSIGN_OR_RETURN(L.gate, linear(m + "gate_proj", lc.intermediate_size, D, c.mlp_bias));
-    IM_ASSIGN_OR_RETURN(L.up, linear(m + "up_proj", lc.intermediate_size, D, c.mlp_bias));
-    IM_ASSIGN_OR_RETURN(L.down, linear(m + "down_proj", D, lc.intermediate_size, c.mlp_bias));
     if (ple_dim > 0) {
       IM_ASSIGN_OR_RETURN(L.ple_gate, linear(p + "per_layer_input_gate", ple_dim, D, false));
       IM_ASSIGN_OR_RETURN(L.ple_proj, linear(p + "per_layer_projection", D, ple_dim, false));
@@ -255,9 +298,8 @@ Status Engine::Impl::load(const EngineOptions& opt) {
       L.owns_cache = false;
       L.cache = layers[static_cast<size_t>(lc.kv_source_layer)].cache;
     }
-    max_q = std::max(max_q, H * hd);
+    max_q = std::max(max_q, H * hd * (c.attn_output_gate ? 2 : 1));
     max_kv = std::max(max_kv, KVH * hd);
-    max_inter = std::max(max_inter, lc.intermediate_size);
   }
   const auto sz = [&](int64_t per) { return static_cast<size_t>(chunk * per); };
   x.resize(sz(D));
@@ -265,6 +307,7 @@ Status Engine::Impl::load(const EngineOptions& opt) {
   o.resize(sz(D));
   q.resize(sz(max_q));
   att.resize(sz(max_q));
+  if (gated_attention) qgate.resize(sz(max_q));
   k.resize(sz(max_kv));
   v.resize(sz(max_kv));
   g.resize(sz(max_inter));
@@ -290,6 +333,17 @@ void Engine::Impl::attention(Layer& L, int64_t n, int64_t p0) {
   const int64_t H = L.attn.n_heads, KVH = L.attn.n_kv_heads, hd = L.attn.head_dim;
   KvCache& kv = caches[static_cast<size_t>(L.cache)];
   project(L.q, a.data(), n, q.data());
+  if (gated_attention) {
+    // Rows per head are [q_h; gate_h]: keep the gates in `g` and pack the queries to [n, H, hd].
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t h = 0; h < H; ++h) {
+        const float* src = q.data() + (t * H + h) * 2 * hd;
+        std::copy_n(src + hd, hd, qgate.data() + (t * H + h) * hd);
+      }
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t h = 0; h < H; ++h) std::copy_n(q.data() + (t * H + h) * 2 * hd, hd, att.data() + (t * H + h) * hd);
+    std::copy_n(att.data(), n * H * hd, q.data());
+  }
   if (L.owns_cache) {
     project(L.k, a.data(), n, k.data());
     project(L.v, a.data(), n, v.data());
@@ -312,7 +366,80 @@ void Engine::Impl::attention(Layer& L, int64_t n, int64_t p0) {
   const KvCacheView view = kv.view();
   for (int64_t t = 0; t < n; ++t)
     attention_decode(q.data() + t * H * hd, view, p0 + t, L.attn, att.data() + t * H * hd, *pool);
+  if (gated_attention)
+    for (int64_t i = 0; i < n * H * hd; ++i) att[static_cast<size_t>(i)] *= 1.0f / (1.0f + std::exp(-qgate[static_cast<size_t>(i)]));
   project(L.o, att.data(), n, o.data());
+}
+
+// Gated delta net over n tokens, sequentially through the conv and recurrent state (templates/gdn.cc).
+void Engine::Impl::delta_net(Layer& L, int64_t n) {
+  const auto& la = *cfg.linear_attention;
+  const int64_t Hk = la.num_key_heads, Hv = la.num_value_heads, dk = la.key_head_dim, dv = la.value_head_dim;
+  const int64_t K = la.conv_kernel_dim, key_dim = Hk * dk, value_dim = Hv * dv, conv_dim = 2 * key_dim + value_dim;
+  GdnState& st = gdn[static_cast<size_t>(L.state)];
+  project(L.in_qkv, a.data(), n, gq.data());
+  project(L.in_z, a.data(), n, gz.data());
+  project(L.in_b, a.data(), n, gb.data());
+  project(L.in_a, a.data(), n, ga.data());
+  const float qscale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dk)));
+  for (int64_t t = 0; t < n; ++t) {
+    float* u = gq.data() + t * conv_dim;
+    // Causal depthwise conv: the K-1 cached inputs then this one; SiLU.
+    for (int64_t ch = 0; ch < conv_dim; ++ch) {
+      float* hist = st.conv.data() + ch * (K - 1);
+      const float* w = L.conv_w.data() + ch * K;
+      float acc = 0;
+      for (int64_t j = 0; j < K - 1; ++j) acc += hist[j] * w[j];
+      acc += u[ch] * w[K - 1];
+      for (int64_t j = 0; j + 1 < K - 1; ++j) hist[j] = hist[j + 1];
+      if (K > 1) hist[K - 2] = u[ch];
+      u[ch] = acc / (1.0f + std::exp(-acc));
+    }
+    auto l2norm = [](float* v, int64_t d) {
+      double ss = 0;
+      for (int64_t i = 0; i < d; ++i) ss += static_cast<double>(v[i]) * v[i];
+      const float inv = static_cast<float>(1.0 / std::sqrt(ss + 1e-6));
+      for (int64_t i = 0; i < d; ++i) v[i] *= inv;
+    };
+    for (int64_t h = 0; h < Hk; ++h) {
+      l2norm(u + h * dk, dk);
+      for (int64_t i = 0; i < dk; ++i) u[h * dk + i] *= qscale;
+      l2norm(u + key_dim + h * dk, dk);
+    }
+    const float* qv = u;
+    const float* kv = u + key_dim;
+    const float* vv = u + 2 * key_dim;
+    float* y = gy.data() + t * value_dim;
+    for (int64_t h = 0; h < Hv; ++h) {
+      const int64_t kh = h / (Hv / Hk);
+      const float* qh = qv + kh * dk;
+      const float* kh_ = kv + kh * dk;
+      const float* vh = vv + h * dv;
+      const float beta = 1.0f / (1.0f + std::exp(-gb[static_cast<size_t>(t * Hv + h)]));
+      const float xa = ga[static_cast<size_t>(t * Hv + h)] + L.dt_bias[static_cast<size_t>(h)];
+      const float sp = xa > 20.0f ? xa : std::log1p(std::exp(xa));
+      const float decay = std::exp(-L.A[static_cast<size_t>(h)] * sp);
+      float* S = st.ssm.data() + h * dk * dv;
+      for (int64_t i = 0; i < dk * dv; ++i) S[i] *= decay;
+      float* oh = y + h * dv;
+      for (int64_t j = 0; j < dv; ++j) {
+        float mem = 0;
+        for (int64_t i = 0; i < dk; ++i) mem += kh_[i] * S[i * dv + j];
+        oh[j] = (vh[j] - mem) * beta;  // delta, reused below
+      }
+      for (int64_t i = 0; i < dk; ++i)
+        for (int64_t j = 0; j < dv; ++j) S[i * dv + j] += kh_[i] * oh[j];
+      for (int64_t j = 0; j < dv; ++j) {
+        float acc = 0;
+        for (int64_t i = 0; i < dk; ++i) acc += qh[i] * S[i * dv + j];
+        oh[j] = acc;
+      }
+      add_rmsnorm(oh, nullptr, L.gdn_norm.data(), dv, eps, kNormPlain, oh);
+      const float* zh = gz.data() + t * value_dim + h * dv;
+      for (int64_t j = 0; j < dv; ++j) oh[j] *= zh[j] / (1.0f + std::exp(-zh[j]));
+    }
+  }
+  project(L.out_proj, gy.data(), n, o.data());
 }
 
 void Engine::Impl::mlp(const Layer& L, int64_t n) {
@@ -375,7 +502,8 @@ void Engine::Impl::forward(const int32_t* ids, int64_t n, PrefillExtras* extras,
     Layer& L = layers[l];
     for (int64_t t = 0; t < n; ++t)
       add_rmsnorm(x.data() + t * D, nullptr, L.input_norm.data(), D, eps, norm_flags, a.data() + t * D);
-    attention(L, n, pos);
+    if (L.linear) delta_net(L, n);
+    else attention(L, n, pos);
     const float* second_norm = L.post_attention_norm.data();
     if (sandwich) {
       for (int64_t t = 0; t < n; ++t)
@@ -469,12 +597,26 @@ Result<std::span<const float>> Engine::decode_step(int32_t token) {
   return std::span<const float>(m.logits);
 }
 
-void Engine::reset() { impl_->pos = 0; }
+void Engine::reset() {
+  impl_->pos = 0;
+  for (auto& st : impl_->gdn) {
+    std::fill(st.conv.begin(), st.conv.end(), 0.0f);
+    std::fill(st.ssm.begin(), st.ssm.end(), 0.0f);
+  }
+}
 
 Status Engine::truncate_to(int64_t p) {
   Impl& m = *impl_;
   if (p < 0 || p > m.pos)
     return invalid_argument("engine truncate_to(" + std::to_string(p) + "): outside [0, " + std::to_string(m.pos) + "]");
+  if (!m.gdn.empty() && p != m.pos && p != 0)
+    return invalid_argument("engine truncate_to(" + std::to_string(p) +
+                            "): gated delta-net layers keep only the latest recurrent state (truncate to 0 or " +
+                            std::to_string(m.pos) + ")");
+  if (!m.gdn.empty() && p == 0) {
+    reset();
+    return Status::Ok();
+  }
   for (size_t c = 0; c < m.caches.size(); ++c) {
     const int64_t keep = m.window_keep[c];
     if (keep == 0 || p == m.pos) continue;

@@ -9,8 +9,9 @@
 //
 // Supported: LLaMA, Mistral (sliding window), Qwen2 (qkv bias), Qwen3 (q/k norm), Gemma 2/3 ((1+w) norms,
 // sandwich norms, embedding scaling, soft-capping, per-layer-type rope and windows), Gemma 4 (per-layer
-// embeddings, KV-shared layers, v-norm, proportional rope, layer scalars). Not yet: Qwen3.5 gated delta
-// net and attention output gates, DeepSeek MLA/MoE (open() says so).
+// embeddings, KV-shared layers, v-norm, proportional rope, layer scalars), Qwen3.5 (gated delta-net layers
+// with their conv + recurrent state, output-gated attention, partial rope). Not yet: DeepSeek MLA/MoE
+// (open() says so).
 #pragma once
 #include <cstdint>
 #include <memory>

@@ -35,7 +35,7 @@ TEST_P(EngineGoldenParity, MatchesHuggingFace) {
 
 INSTANTIATE_TEST_SUITE_P(Cases, EngineGoldenParity,
                          ::testing::Values("llama", "llama-tied-gqa1", "mistral-sw", "qwen2", "qwen3", "gemma2", "gemma3",
-                                           "gemma4", "kjv-llama-5m"),
+                                           "gemma4", "qwen3_5", "kjv-llama-5m"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (char& ch : n)
@@ -109,6 +109,29 @@ TEST_P(EngineCache, TruncateThenDecodeEqualsFresh) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, EngineCache, ::testing::Values("llama", "mistral-sw", "gemma2", "gemma4"));
+
+// Qwen3.5's gated delta-net layers carry a recurrent state: stepping equals one prefill, and truncation
+// can only go back to 0 (the state of earlier positions is gone).
+TEST(EngineRecurrentState, DeltaNetDecodeEqualsPrefillAndTruncationIsLimited) {
+  EngineOptions o;
+  o.prefill_chunk = 4;
+  auto e = Engine::open(golden_dir("qwen3_5"), o);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  Engine& eng = **e;
+  const auto ids = sequence(12, eng.vocab_size());
+  ASSERT_TRUE(eng.prefill(std::span(ids).first(5)).ok());
+  std::vector<float> stepped;
+  for (size_t t = 5; t < ids.size(); ++t) {
+    auto l = eng.decode_step(ids[t]);
+    ASSERT_TRUE(l.ok());
+    stepped.assign(l->begin(), l->end());
+  }
+  EXPECT_FALSE(eng.truncate_to(6).ok());
+  ASSERT_TRUE(eng.truncate_to(0).ok());  // = reset: the state is cleared
+  auto full = eng.prefill(ids);
+  ASSERT_TRUE(full.ok());
+  EXPECT_LT(max_rel_diff(stepped, *full), 1e-5);
+}
 
 TEST(EngineCacheLimits, TruncatingPastTheRingBufferIsAnError) {
   EngineOptions o;
