@@ -77,6 +77,10 @@ class GgufWeights final : public WeightSource {
     for (const auto& [hf, g] : hf_to_gguf_) out.push_back(hf);
     return out;
   }
+  std::string stored_name(const std::string& name) const override {
+    auto g = frontends::gguf_export::gguf_tensor_name(name);
+    return g.ok() && !g->empty() ? *g + "` / HF `" + name : name;
+  }
   std::optional<mil::Shape> shape(const std::string& name) const override {
     const gg::TensorInfo* info = info_for(name);
     if (!info) return std::nullopt;

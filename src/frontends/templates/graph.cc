@@ -22,12 +22,12 @@ std::string Graph::weight(const std::string& name, const Shape& expected) {
   if (!ok()) return {};
   auto s = weights_.shape(name);
   if (!s) {
-    fail(not_found(weights_.describe() + ": missing tensor `" + name + "` (expected shape " +
+    fail(not_found(weights_.describe() + ": missing tensor `" + weights_.stored_name(name) + "` (expected shape " +
                    mil::shape_to_string(expected) + ")"));
     return {};
   }
   if (*s != expected) {
-    fail(invalid_argument(weights_.describe() + ": tensor `" + name + "` has shape " + mil::shape_to_string(*s) +
+    fail(invalid_argument(weights_.describe() + ": tensor `" + weights_.stored_name(name) + "` has shape " + mil::shape_to_string(*s) +
                           ", expected " + mil::shape_to_string(expected)));
     return {};
   }

@@ -17,6 +17,8 @@ class WeightSource {
   virtual ~WeightSource() = default;
   virtual std::string describe() const = 0;                       // e.g. the checkpoint path
   virtual std::vector<std::string> names() const = 0;             // every tensor, sorted
+  // How the file itself names tensor `name`, for messages (GGUF: "blk.1.attn_k.weight (HF name ...)").
+  virtual std::string stored_name(const std::string& name) const { return name; }
   virtual std::optional<mil::Shape> shape(const std::string& name) const = 0;
   virtual std::optional<mil::DType> dtype(const std::string& name) const = 0;  // as stored
   // The tensor as an fp32 constant (lazy: loaded and widened on first use).

@@ -72,8 +72,9 @@ double prefill_cosine(const fs::path& gguf, const std::vector<int32_t>& ids, con
 }
 
 std::vector<int32_t> kjv_prompt() {
+  const nlohmann::json meta = golden_json("kjv-llama-5m");  // kept alive: the loop reads into it
   std::vector<int32_t> ids;
-  for (auto& v : golden_json("kjv-llama-5m")["prompt_ids"]) ids.push_back(v.get<int32_t>());
+  for (auto& v : meta["prompt_ids"]) ids.push_back(v.get<int32_t>());
   return ids;
 }
 
@@ -100,8 +101,9 @@ TEST(GgufTemplate, KjvLogitsPerTypeMeetTheGates) {
 TEST(GgufTemplate, KjvF16GreedyIdsMatchHuggingFace) {
   TempFile keep;
   const fs::path p = export_case("kjv-llama-5m", gg::GgmlType::kF16, keep);
+  const nlohmann::json meta = golden_json("kjv-llama-5m");
   std::vector<int32_t> expected;
-  for (auto& v : golden_json("kjv-llama-5m")["greedy_ids"]) expected.push_back(v.get<int32_t>());
+  for (auto& v : meta["greedy_ids"]) expected.push_back(v.get<int32_t>());
   auto runner = LlmRunner::open(p.string(), "reference");
   ASSERT_TRUE(runner.ok()) << runner.status().message();
   auto g = (*runner)->greedy(kjv_prompt(), 8);
@@ -182,6 +184,7 @@ TEST(GgufTemplate, MissingTensorAndUnknownArchitectureAreNamed) {
   auto out = (*r)->prefill(kjv_prompt());
   ASSERT_FALSE(out.ok());
   EXPECT_NE(out.status().message().find("blk.1.attn_k.weight"), std::string::npos) << out.status().message();
+  EXPECT_NE(out.status().message().find(missing.path.string()), std::string::npos) << out.status().message();
 
   TempFile other{temp_path("falcon.gguf")};
   rewrite("", "falcon", other.path);
