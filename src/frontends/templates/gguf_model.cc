@@ -69,8 +69,11 @@ class GgufTensorSource final : public mil::LazyTensorSource {
 
 class GgufWeights final : public WeightSource {
  public:
-  GgufWeights(gg::File file, std::map<std::string, std::string> hf_to_gguf, int64_t q_heads, int64_t kv_heads)
-      : file_(std::move(file)), hf_to_gguf_(std::move(hf_to_gguf)), q_heads_(q_heads), kv_heads_(kv_heads) {}
+  // unpermute: q/k projections (and their biases) of arch "llama" were permuted by the exporter.
+  GgufWeights(gg::File file, std::map<std::string, std::string> hf_to_gguf, int64_t q_heads, int64_t kv_heads,
+              bool unpermute)
+      : file_(std::move(file)), hf_to_gguf_(std::move(hf_to_gguf)), q_heads_(q_heads), kv_heads_(kv_heads),
+        unpermute_(unpermute) {}
   std::string describe() const override { return file_.name(); }
   std::vector<std::string> names() const override {
     std::vector<std::string> out;
@@ -105,9 +108,6 @@ class GgufWeights final : public WeightSource {
     return src->load();
   }
 
-  // q/k projections (and their biases) of arch "llama" were permuted by the exporter.
-  void set_unpermute(bool on) { unpermute_ = on; }
-
  private:
   const gg::TensorInfo* info_for(const std::string& hf_name) const {
     auto it = hf_to_gguf_.find(hf_name);
@@ -133,7 +133,7 @@ class GgufWeights final : public WeightSource {
   gg::File file_;
   std::map<std::string, std::string> hf_to_gguf_;
   int64_t q_heads_, kv_heads_;
-  bool unpermute_ = false;
+  bool unpermute_;
 };
 
 // config.json equivalent of the GGUF hparams (the keys our exporter and llama.cpp's converter write).
@@ -252,9 +252,8 @@ Result<LoadedModel> load_gguf_model(const std::string& path) {
     if (!hf.ok()) return unsupported(path + ": " + hf.status().message());
     names[*hf] = t.name;
   }
-  auto w = std::make_shared<GgufWeights>(f, std::move(names), m.config.num_attention_heads, m.config.num_key_value_heads);
-  w->set_unpermute(arch->gguf == "llama");
-  m.weights = std::move(w);
+  m.weights = std::make_shared<GgufWeights>(f, std::move(names), m.config.num_attention_heads,
+                                            m.config.num_key_value_heads, arch->gguf == "llama");
   return m;
 }
 
