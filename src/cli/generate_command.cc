@@ -1,7 +1,8 @@
 // `ironmill generate --model PATH --prompt TEXT [--max-tokens N] [--temperature T] [--seed S] [--top-k K]
 // [--top-p P] [--min-p M] [--stats]`: text generation on the decode engine (CPU). PATH is a model directory
-// (config.json + SafeTensors + tokenizer) or a .gguf file. The generated text streams to stdout; --stats
-// prints token counts and timings to stderr.
+// (config.json + SafeTensors + tokenizer), a .gguf file, or a .ironml-gpu bundle compiled from a model
+// directory (`ironmill compile DIR --runtime gpu`, which copies the tokenizer files into it). The generated
+// text streams to stdout; --stats prints token counts and timings to stderr.
 #include <cstdio>
 #include <iostream>
 #include <string>

@@ -1,5 +1,8 @@
 #include "engine/weights.h"
 
+#include <filesystem>
+
+#include "engine/bundle/gpu_bundle.h"
 #include "formats/gguf/gguf.h"
 #include "formats/safetensors/safetensors.h"
 #include "frontends/gguf_export/gguf_export.h"
@@ -126,10 +129,73 @@ class GgufStore final : public WeightStore {
   bool interleaved_;
 };
 
+// A .ironml-gpu bundle: the matrices are the bundle's memory maps as written (rows padded to 64-byte
+// strides, which the kernels take as row_bytes), so nothing is repacked or dequantized at load.
+class BundleStore final : public WeightStore {
+ public:
+  BundleStore(LoadedBundle b, std::string path) : b_(std::move(b)), path_(std::move(path)) {}
+  std::string describe() const override { return path_; }
+  bool qk_rows_interleaved() const override { return b_.qk_rows_interleaved; }
+  bool has(const std::string& name) const override {
+    auto s = stored_name(name);
+    return s.ok() && b_.weights.count(*s) != 0;
+  }
+
+  Result<WeightMatrix> matrix(const std::string& name, int64_t rows, int64_t cols) const override {
+    IM_ASSIGN_OR_RETURN(const WeightMatrix* w, find(name));
+    if (w->rows != rows || w->cols != cols)
+      return invalid_argument(path_ + ": tensor `" + name + "` has shape " + shape_text(b_.shapes.at(*stored_name(name))) +
+                              ", expected [" + std::to_string(rows) + ", " + std::to_string(cols) + "]");
+    return *w;
+  }
+
+  Result<std::vector<float>> vector(const std::string& name, int64_t n) const override {
+    IM_ASSIGN_OR_RETURN(const WeightMatrix* w, find(name));
+    if (w->rows * w->cols != n)
+      return invalid_argument(path_ + ": tensor `" + name + "` has shape " + shape_text(b_.shapes.at(*stored_name(name))) +
+                              ", expected " + std::to_string(n) + " elements");
+    std::vector<float> out(static_cast<size_t>(n));
+    for (int64_t r = 0; r < w->rows; ++r) dequantize_row(*w, r, out.data() + r * w->cols);
+    return out;
+  }
+
+ private:
+  Result<std::string> stored_name(const std::string& hf) const {
+    if (b_.tensor_names == "gguf") return frontends::gguf_export::gguf_tensor_name(hf);
+    return hf;
+  }
+  Result<const WeightMatrix*> find(const std::string& hf) const {
+    IM_ASSIGN_OR_RETURN(std::string s, stored_name(hf));
+    auto it = b_.weights.find(s);
+    if (it == b_.weights.end())
+      return not_found(path_ + "/manifest.json: tensors: missing tensor `" + s + "`" + (s == hf ? "" : " (" + hf + ")"));
+    return &it->second;
+  }
+  LoadedBundle b_;
+  std::string path_;
+};
+
 }  // namespace
+
+bool is_gpu_bundle_path(const std::string& path) {
+  std::filesystem::path p(path);
+  if (!p.has_filename()) p = p.parent_path();  // a trailing '/'
+  return p.extension() == ".ironml-gpu";
+}
 
 Result<LoadedWeights> load_weights(const std::string& path) {
   LoadedWeights out;
+  if (is_gpu_bundle_path(path)) {
+    IM_ASSIGN_OR_RETURN(LoadedBundle b, open_gpu_bundle(path));
+    const std::string where = (std::filesystem::path(path) / "manifest.json").string() + " (model_config)";
+    if (b.model_config_json.empty())
+      return parse_error((std::filesystem::path(path) / "manifest.json").string() +
+                         ": model_config: missing (bundles written before the engine read them; recompile)");
+    IM_ASSIGN_OR_RETURN(out.config, formats::hf::parse_model_config(nlohmann::json::parse(b.model_config_json), where));
+    IM_RETURN_IF_ERROR(templates::check_supported(out.config));
+    out.store = std::make_unique<BundleStore>(std::move(b), path);
+    return out;
+  }
   if (templates::is_gguf_path(path)) {
     IM_ASSIGN_OR_RETURN(templates::LoadedModel m, templates::load_gguf_model(path));
     out.config = std::move(m.config);

@@ -1,7 +1,7 @@
 // Where the engine's weights come from: a SafeTensors checkpoint (fp32 / fp16 / bf16 tensors) or a GGUF
-// file (F32 / F16 / BF16 / Q4_0 / Q8_0 / Q4_K / Q6_K), looked up by Hugging Face tensor name. Matrices are
-// handed to the kernels in their stored format, over the mapped file (no dequantized copy); small vectors
-// (norm weights, biases) are widened to fp32 copies.
+// file (F32 / F16 / BF16 / Q4_0 / Q8_0 / Q4_K / Q6_K) or a .ironml-gpu bundle of those formats, looked up by
+// Hugging Face tensor name. Matrices are handed to the kernels in their stored format, over the mapped file
+// (no dequantized copy); small vectors (norm weights, biases) are widened to fp32 copies.
 #pragma once
 #include <memory>
 #include <string>
@@ -32,7 +32,9 @@ struct LoadedWeights {
   std::unique_ptr<WeightStore> store;
 };
 
-// A model directory (config.json + SafeTensors), or a .gguf file (config from its metadata).
+// A model directory (config.json + SafeTensors), a .gguf file (config from its metadata), or a
+// NAME.ironml-gpu bundle directory (config from manifest.json's model_config; engine/bundle/gpu_bundle.h).
 Result<LoadedWeights> load_weights(const std::string& path);
+bool is_gpu_bundle_path(const std::string& path);  // named *.ironml-gpu (the loader then reports what is missing)
 
 }  // namespace ironmill::engine

@@ -103,7 +103,7 @@ std::optional<WeightFormat> weight_format_from_name(std::string_view name) {
 }
 
 Status write_gpu_bundle(const std::string& path, std::string_view config_json, std::string_view source,
-                        const std::vector<BundleTensorSource>& tensors) {
+                        const std::vector<BundleTensorSource>& tensors, const BundleModelInfo& model) {
   const fs::path target(path);
   const fs::path tmp = target.string() + ".tmp-" + std::to_string(::getpid());
   std::error_code ec;
@@ -116,6 +116,17 @@ Status write_gpu_bundle(const std::string& path, std::string_view config_json, s
   };
   nlohmann::json manifest = {{"format_version", 1}, {"engine", kEngine}, {"row_alignment", kRowAlignment},
                              {"source", std::string(source)}, {"tensors", nlohmann::json::object()}};
+  if (!model.model_config_json.empty()) {
+    nlohmann::json mc = nlohmann::json::parse(model.model_config_json, nullptr, /*allow_exceptions=*/false);
+    if (mc.is_discarded() || !mc.is_object()) return fail(invalid_argument("model_config: not a JSON object"));
+    manifest["model_config"] = std::move(mc);
+  }
+  manifest["tensor_names"] = model.tensor_names;
+  manifest["qk_rows_interleaved"] = model.qk_rows_interleaved;
+  for (const auto& f : model.extra_files) {
+    fs::copy_file(f, tmp / fs::path(f).filename(), fs::copy_options::overwrite_existing, ec);
+    if (ec) return fail(io_error(f + ": cannot copy into the bundle: " + ec.message()));
+  }
   std::map<std::string, std::string> sanitized;
   for (const auto& t : tensors) {
     auto [it, fresh] = sanitized.emplace(sanitize_tensor_name(t.name), t.name);
@@ -153,6 +164,19 @@ Result<LoadedBundle> open_gpu_bundle(const std::string& path) {
   LoadedBundle out;
   IM_ASSIGN_OR_RETURN(out.config_json, read_text(dir / "config.json"));
   if (m.contains("source") && m["source"].is_string()) out.source = m["source"];
+  if (m.contains("model_config")) {
+    if (!m["model_config"].is_object()) return parse_error(where + ": model_config: not an object");
+    out.model_config_json = m["model_config"].dump();
+  }
+  if (m.contains("tensor_names")) {
+    if (!m["tensor_names"].is_string() || (m["tensor_names"] != "hf" && m["tensor_names"] != "gguf"))
+      return parse_error(where + ": tensor_names: must be \"hf\" or \"gguf\"");
+    out.tensor_names = m["tensor_names"];
+  }
+  if (m.contains("qk_rows_interleaved")) {
+    if (!m["qk_rows_interleaved"].is_boolean()) return parse_error(where + ": qk_rows_interleaved: not a boolean");
+    out.qk_rows_interleaved = m["qk_rows_interleaved"];
+  }
   for (const auto& [name, e] : m["tensors"].items()) {
     const std::string field = where + ": tensors." + name;
     auto get_int = [&](const char* key) -> Result<int64_t> {

@@ -7,6 +7,10 @@
 //     config.json     the model's config (HF config.json verbatim; for a GGUF source, its scalar metadata)
 //     weights/<sanitized name>.bin    rows of `row_stride` bytes (the packed row zero-padded to 64 bytes)
 //     weights/<sanitized name>.scale / .zeros   fp32 (int8 per-channel / int4 per-group)
+//   manifest.json also holds "model_config" (the HF config.json object the engine parses; for a GGUF source
+//   it is rebuilt from the GGUF metadata as the template path does), "tensor_names" ("hf" or "gguf": which
+//   naming the tensors keep) and "qk_rows_interleaved" (GGUF arch "llama": q/k rows in llama.cpp's rope
+//   order). An HF source also gets its tokenizer files copied (tokenizer.json, tokenizer_config.json, ...).
 // Sanitized name: '.' and '/' become '_'. A tensor of shape [..., cols] is a matrix of prod(...) rows.
 // Written atomically (temp sibling directory + rename); read through memory maps, every size checked.
 #pragma once
@@ -32,14 +36,25 @@ struct BundleTensorSource {
   int64_t group_size = 0;
 };
 
+// What the engine needs besides the tensors (manifest fields model_config / tensor_names / qk_rows_interleaved).
+struct BundleModelInfo {
+  std::string model_config_json;  // empty: no model_config field
+  std::string tensor_names = "hf";
+  bool qk_rows_interleaved = false;
+  std::vector<std::string> extra_files;  // copied into the bundle root by file name (tokenizer files)
+};
+
 Status write_gpu_bundle(const std::string& path, std::string_view config_json, std::string_view source,
-                        const std::vector<BundleTensorSource>& tensors);
+                        const std::vector<BundleTensorSource>& tensors, const BundleModelInfo& model = {});
 
 struct LoadedBundle {
   std::string config_json;
   std::string source;
   std::map<std::string, std::vector<int64_t>> shapes;
   std::map<std::string, WeightMatrix> weights;  // views into the maps (keep_alive holds them)
+  std::string model_config_json;                // manifest model_config, re-serialized; empty when absent
+  std::string tensor_names = "hf";
+  bool qk_rows_interleaved = false;
 };
 Result<LoadedBundle> open_gpu_bundle(const std::string& path);
 

@@ -8,6 +8,7 @@
 #include "engine/bundle/gpu_bundle.h"
 #include "formats/gguf/gguf.h"
 #include "formats/safetensors/safetensors.h"
+#include "frontends/templates/template.h"
 
 namespace ironmill::engine {
 namespace {
@@ -60,7 +61,15 @@ Status compile_from_gguf(const std::string& input, const std::string& out) {
     }
     srcs.push_back(std::move(s));
   }
-  return write_gpu_bundle(out, config.dump(1), "gguf:" + std::filesystem::path(input).filename().string(), srcs);
+  // The engine's config: the HF config.json equivalent of the metadata, built by the same code the .gguf
+  // loader uses (so a bundle and its GGUF source read the same config).
+  IM_ASSIGN_OR_RETURN(templates::LoadedModel lm, templates::load_gguf_model(input));
+  BundleModelInfo info;
+  info.model_config_json = lm.config.raw.dump();
+  info.tensor_names = "gguf";
+  IM_ASSIGN_OR_RETURN(std::string arch, f.get_string("general.architecture"));
+  info.qk_rows_interleaved = arch == "llama";
+  return write_gpu_bundle(out, config.dump(1), "gguf:" + std::filesystem::path(input).filename().string(), srcs, info);
 }
 
 Status compile_from_hf(const std::string& input, const std::string& out) {
@@ -88,7 +97,15 @@ Status compile_from_hf(const std::string& input, const std::string& out) {
     s.data = views.back().raw();
     srcs.push_back(std::move(s));
   }
-  return write_gpu_bundle(out, ss.str(), "hf:" + std::filesystem::path(input).filename().string(), srcs);
+  BundleModelInfo info;
+  info.model_config_json = ss.str();
+  // The tokenizer travels with the bundle so generate/chat can open it alone.
+  for (const char* name : {"tokenizer.json", "tokenizer.model", "tokenizer_config.json", "chat_template.jinja",
+                           "special_tokens_map.json", "generation_config.json"}) {
+    const auto p = std::filesystem::path(input) / name;
+    if (std::filesystem::is_regular_file(p)) info.extra_files.push_back(p.string());
+  }
+  return write_gpu_bundle(out, ss.str(), "hf:" + std::filesystem::path(input).filename().string(), srcs, info);
 }
 }  // namespace
 
