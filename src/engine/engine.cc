@@ -59,6 +59,17 @@ struct Layer {
   int64_t cache = 0;  // index into Impl::caches (this layer's own, or the KV-source layer's)
   bool owns_cache = true;
   AttentionParams attn;
+  // DeepSeek multi-latent attention (templates/mla.cc) with weight absorption: the cache holds only the
+  // normed latent c_kv and the roped shared k_rope per position; kv_b_proj is split per head at load.
+  bool mla = false;
+  Linear q_a, q_b, kv_a;                // q_a -> q_a_norm -> q_b (q_lora_rank); else `q` is q_proj
+  std::vector<float> q_a_norm, kv_a_norm;
+  std::vector<float> w_uk_t, w_uv;      // fp32 [H, r, dn] (W_UK_h transposed), [H, dv, r] (W_UV_h)
+  // DeepSeek mixture of experts (templates/moe.cc); the dense gate/up/down above are then unused.
+  bool moe = false;
+  std::vector<float> router, router_bias;     // gate.weight [E, D] in fp32, e_score_correction_bias [E]
+  std::vector<Linear> experts;                // [E * 3]: gate_proj, up_proj, down_proj of each expert
+  Linear shared_gate, shared_up, shared_down;  // rows == 0 when there are no shared experts
 };
 
 // The inverse RoPE frequencies exactly as the templates compute them (graph.cc inverse_frequencies): fp32
@@ -123,6 +134,12 @@ struct Engine::Impl {
 
   // Scratch, [chunk, ...].
   std::vector<float> x, a, q, k, v, att, o, g, u, logits;
+  // DeepSeek scratch. MLA: q_a [chunk, qr], kv_a [chunk, r + dr], per head latent query and output [H, r],
+  // scores [H, max_seq]. MoE: routing [chunk, K], the rows routed to one expert and their outputs.
+  std::vector<float> mla_qa, mla_kv, mla_qlat, mla_olat, mla_scores;
+  std::vector<int64_t> moe_idx, moe_rows;
+  std::vector<float> moe_w, moe_row_w, moe_scores, moe_choice, moe_group, moe_x, moe_g, moe_u, moe_y;
+  std::vector<uint8_t> moe_group_kept;
 
   Status load(const EngineOptions& opt);
   Result<Linear> linear(const std::string& prefix, int64_t rows, int64_t cols, bool bias) const;
@@ -130,6 +147,11 @@ struct Engine::Impl {
   void attention(Layer& L, int64_t n, int64_t p0);
   void delta_net(Layer& L, int64_t n);
   void mlp(const Layer& L, int64_t n);
+  Status load_mla(Layer& L, int64_t l, mil::DType freq_dtype);
+  Status load_moe(Layer& L, int64_t l);
+  void mla_attention(Layer& L, int64_t n, int64_t p0);
+  void moe_route(const Layer& L, const float* xt, int64_t* idx, float* w);
+  void moe_mlp(const Layer& L, int64_t n);
   void per_layer_inputs(const int32_t* ids, int64_t n);
   void per_layer_tail(const Layer& L, size_t l, int64_t n);
   void forward(const int32_t* ids, int64_t n, PrefillExtras* extras, int64_t row0, bool last_logits);
@@ -149,8 +171,11 @@ Status Engine::Impl::load(const EngineOptions& opt) {
   const std::string who = c.source + ": engine: ";
   if (std::count(c.layer_types.begin(), c.layer_types.end(), LayerType::kLinearAttention) && !c.linear_attention)
     return invalid_argument(who + "linear_attention layers without a linear-attention config");
-  if (c.mla) return unsupported(who + "multi-latent attention (DeepSeek) is not implemented yet");
-  if (c.moe) return unsupported(who + "mixture-of-experts MLPs are not implemented yet");
+  if ((c.mla || c.moe) && c.family != ModelFamily::kDeepseekV3)
+    return unsupported(who + "multi-latent attention and mixture-of-experts MLPs are implemented for deepseek_v3 only");
+  if (c.moe && (c.moe->scoring_func != "sigmoid" || c.moe->topk_method != "noaux_tc"))
+    return unsupported(who + "MoE `scoring_func` `" + c.moe->scoring_func + "` / `topk_method` `" + c.moe->topk_method +
+                       "` (supported: sigmoid / noaux_tc)");
   for (const auto& lc : c.layers)
     if (lc.rope.type != "default" && lc.rope.type != "proportional")
       return unsupported(who + "rope type `" + lc.rope.type + "` is not supported");
@@ -213,10 +238,21 @@ Status Engine::Impl::load(const EngineOptions& opt) {
       IM_ASSIGN_OR_RETURN(L.post_feedforward_norm, store->vector(p + "post_feedforward_layernorm.weight", D));
     }
     const std::string m = p + "mlp.";
-    IM_ASSIGN_OR_RETURN(L.gate, linear(m + "gate_proj", lc.intermediate_size, D, c.mlp_bias));
-    IM_ASSIGN_OR_RETURN(L.up, linear(m + "up_proj", lc.intermediate_size, D, c.mlp_bias));
-    IM_ASSIGN_OR_RETURN(L.down, linear(m + "down_proj", D, lc.intermediate_size, c.mlp_bias));
-    max_inter = std::max(max_inter, lc.intermediate_size);
+    if (lc.moe) {
+      IM_RETURN_IF_ERROR(load_moe(L, l));
+      max_inter = std::max(max_inter, c.moe->moe_intermediate_size * c.moe->num_shared_experts);
+    } else {
+      IM_ASSIGN_OR_RETURN(L.gate, linear(m + "gate_proj", lc.intermediate_size, D, c.mlp_bias));
+      IM_ASSIGN_OR_RETURN(L.up, linear(m + "up_proj", lc.intermediate_size, D, c.mlp_bias));
+      IM_ASSIGN_OR_RETURN(L.down, linear(m + "down_proj", D, lc.intermediate_size, c.mlp_bias));
+      max_inter = std::max(max_inter, lc.intermediate_size);
+    }
+    if (c.mla) {
+      IM_RETURN_IF_ERROR(load_mla(L, l, freq_dtype));
+      const auto& ml = *c.mla;
+      max_q = std::max(max_q, H * std::max(ml.qk_head_dim, ml.v_head_dim));
+      continue;
+    }
     if (lc.type == LayerType::kLinearAttention) {
       const auto& la = *c.linear_attention;
       const int64_t Hk = la.num_key_heads, Hv = la.num_value_heads, dk = la.key_head_dim, dv = la.value_head_dim;
@@ -451,6 +487,285 @@ void Engine::Impl::mlp(const Layer& L, int64_t n) {
   project(L.down, g.data(), n, o.data());
 }
 
+// DeepSeek MLA weights and cache (HF DeepseekV3Attention). kv_b_proj rows per head are [k_nope (dn); v (dv)],
+// each [r] wide; they are widened to fp32 once here, W_UK transposed so the query absorption reads rows.
+Status Engine::Impl::load_mla(Layer& L, int64_t l, mil::DType freq_dtype) {
+  const ModelConfig& c = cfg;
+  const auto& m = *c.mla;
+  const auto& lc = L.cfg;
+  const int64_t H = lc.num_attention_heads, dn = m.qk_nope_head_dim, dr = m.qk_rope_head_dim, dqk = m.qk_head_dim;
+  const int64_t dv = m.v_head_dim, r = m.kv_lora_rank;
+  const std::string a = layer_prefix(l) + "self_attn.";
+  if (dr % 2 != 0)
+    return invalid_argument(c.source + ": engine: `qk_rope_head_dim` " + std::to_string(dr) + " is odd (RoPE rotates pairs)");
+  if (lc.sliding_window)
+    return unsupported(c.source + ": engine: layer " + std::to_string(l) + ": sliding-window multi-latent attention");
+  L.mla = true;
+  if (m.q_lora_rank) {
+    const int64_t qr = *m.q_lora_rank;
+    IM_ASSIGN_OR_RETURN(L.q_a, linear(a + "q_a_proj", qr, D, c.attention_bias));
+    IM_ASSIGN_OR_RETURN(L.q_a_norm, store->vector(a + "q_a_layernorm.weight", qr));
+    IM_ASSIGN_OR_RETURN(L.q_b, linear(a + "q_b_proj", H * dqk, qr, false));
+    mla_qa.resize(std::max(mla_qa.size(), static_cast<size_t>(chunk * qr)));
+  } else {
+    IM_ASSIGN_OR_RETURN(L.q, linear(a + "q_proj", H * dqk, D, false));
+  }
+  IM_ASSIGN_OR_RETURN(L.kv_a, linear(a + "kv_a_proj_with_mqa", r + dr, D, c.attention_bias));
+  IM_ASSIGN_OR_RETURN(L.kv_a_norm, store->vector(a + "kv_a_layernorm.weight", r));
+  IM_ASSIGN_OR_RETURN(WeightMatrix kv_b, store->matrix(a + "kv_b_proj.weight", H * (dn + dv), r));
+  IM_ASSIGN_OR_RETURN(L.o, linear(a + "o_proj", D, H * dv, c.attention_bias));
+  L.w_uk_t.assign(static_cast<size_t>(H * r * dn), 0.0f);
+  L.w_uv.assign(static_cast<size_t>(H * dv * r), 0.0f);
+  std::vector<float> row(static_cast<size_t>(r));
+  for (int64_t h = 0; h < H; ++h) {
+    for (int64_t i = 0; i < dn; ++i) {
+      dequantize_row(kv_b, h * (dn + dv) + i, row.data());
+      for (int64_t j = 0; j < r; ++j) L.w_uk_t[static_cast<size_t>((h * r + j) * dn + i)] = row[static_cast<size_t>(j)];
+    }
+    for (int64_t i = 0; i < dv; ++i)
+      dequantize_row(kv_b, h * (dn + dv) + dn + i, L.w_uv.data() + (h * dv + i) * r);
+  }
+  L.inv_freq = inverse_frequencies(lc.rope, dr, freq_dtype, &L.rotary_dim);
+  L.attn.n_heads = H;
+  L.attn.n_kv_heads = 1;
+  L.attn.head_dim = dqk;
+  // HF: qk_head_dim^-0.5 (a yarn mscale would multiply in here, but open() rejects yarn rope).
+  L.attn.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dqk)));
+  // The layer's cache: k holds c_kv [max_seq, r], v holds k_rope [max_seq, dr] (one shared "head" each).
+  KvCache kv;
+  kv.kv_heads = 1;
+  kv.head_dim = r;
+  kv.capacity = max_seq;
+  kv.k.assign(static_cast<size_t>(max_seq * r), 0.0f);
+  kv.v.assign(static_cast<size_t>(max_seq * dr), 0.0f);
+  L.cache = static_cast<int64_t>(caches.size());
+  window_keep.push_back(0);
+  caches.push_back(std::move(kv));
+  mla_kv.resize(std::max(mla_kv.size(), static_cast<size_t>(chunk * (r + dr))));
+  mla_qlat.resize(std::max(mla_qlat.size(), static_cast<size_t>(H * r)));
+  mla_olat.resize(std::max(mla_olat.size(), static_cast<size_t>(H * r)));
+  mla_scores.resize(std::max(mla_scores.size(), static_cast<size_t>(H * max_seq)));
+  return Status::Ok();
+}
+
+// DeepSeek MoE weights (HF DeepseekV3MoE): router gate + correction bias, routed experts, shared experts.
+Status Engine::Impl::load_moe(Layer& L, int64_t l) {
+  const ModelConfig& c = cfg;
+  const auto& m = *c.moe;
+  const int64_t E = m.num_experts, K = m.num_experts_per_tok, I = m.moe_intermediate_size;
+  const std::string who = c.source + ": engine: ";
+  if (m.n_group <= 0 || E % m.n_group != 0)
+    return invalid_argument(who + "`n_group` " + std::to_string(m.n_group) + " does not divide `n_routed_experts` " +
+                            std::to_string(E));
+  if (m.topk_group <= 0 || m.topk_group > m.n_group)
+    return invalid_argument(who + "`topk_group` " + std::to_string(m.topk_group) + " is not in [1, `n_group` " +
+                            std::to_string(m.n_group) + "]");
+  if (m.n_group > 1 && E / m.n_group < 2)
+    return invalid_argument(who + "group-limited routing scores each group by its top 2 experts, but groups have " +
+                            std::to_string(E / m.n_group));
+  if (K > m.topk_group * (E / m.n_group))
+    return invalid_argument(who + "`num_experts_per_tok` " + std::to_string(K) + " exceeds the experts of `topk_group` groups");
+  const std::string p = layer_prefix(l) + "mlp.";
+  L.moe = true;
+  IM_ASSIGN_OR_RETURN(L.router, store->vector(p + "gate.weight", E * D));
+  IM_ASSIGN_OR_RETURN(L.router_bias, store->vector(p + "gate.e_score_correction_bias", E));
+  L.experts.clear();
+  for (int64_t e = 0; e < E; ++e) {
+    const std::string x = p + "experts." + std::to_string(e) + ".";
+    IM_ASSIGN_OR_RETURN(Linear gate, linear(x + "gate_proj", I, D, false));
+    IM_ASSIGN_OR_RETURN(Linear up, linear(x + "up_proj", I, D, false));
+    IM_ASSIGN_OR_RETURN(Linear down, linear(x + "down_proj", D, I, false));
+    L.experts.push_back(std::move(gate));
+    L.experts.push_back(std::move(up));
+    L.experts.push_back(std::move(down));
+  }
+  if (m.num_shared_experts > 0) {
+    const int64_t Is = I * m.num_shared_experts;
+    IM_ASSIGN_OR_RETURN(L.shared_gate, linear(p + "shared_experts.gate_proj", Is, D, false));
+    IM_ASSIGN_OR_RETURN(L.shared_up, linear(p + "shared_experts.up_proj", Is, D, false));
+    IM_ASSIGN_OR_RETURN(L.shared_down, linear(p + "shared_experts.down_proj", D, Is, false));
+  }
+  const auto grow = [](std::vector<float>& v, int64_t n) { v.resize(std::max(v.size(), static_cast<size_t>(n))); };
+  moe_idx.resize(std::max(moe_idx.size(), static_cast<size_t>(chunk * K)));
+  moe_rows.resize(std::max(moe_rows.size(), static_cast<size_t>(chunk)));
+  grow(moe_w, chunk * K);
+  grow(moe_row_w, chunk);
+  grow(moe_scores, E);
+  grow(moe_choice, E);
+  grow(moe_group, m.n_group);
+  moe_group_kept.resize(std::max(moe_group_kept.size(), static_cast<size_t>(m.n_group)));
+  grow(moe_x, chunk * D);
+  grow(moe_g, chunk * I);
+  grow(moe_u, chunk * I);
+  grow(moe_y, chunk * D);
+  return Status::Ok();
+}
+
+// MLA over n tokens at p0.. with the absorbed weights: per head, q_lat = W_UK^T q_nope, score_s = scale *
+// (q_lat . c_kv_s + q_rope . k_rope_s), o_lat = sum_s p_s c_kv_s, v = W_UV o_lat. Equal to HF's expanded
+// form since k_nope_s = W_UK c_kv_s and v_s = W_UV c_kv_s.
+void Engine::Impl::mla_attention(Layer& L, int64_t n, int64_t p0) {
+  const auto& m = *cfg.mla;
+  const int64_t H = L.attn.n_heads, dn = m.qk_nope_head_dim, dr = m.qk_rope_head_dim, dqk = m.qk_head_dim;
+  const int64_t dv = m.v_head_dim, r = m.kv_lora_rank;
+  KvCache& kv = caches[static_cast<size_t>(L.cache)];
+  if (m.q_lora_rank) {
+    const int64_t qr = *m.q_lora_rank;
+    project(L.q_a, a.data(), n, mla_qa.data());
+    for (int64_t t = 0; t < n; ++t)
+      add_rmsnorm(mla_qa.data() + t * qr, nullptr, L.q_a_norm.data(), qr, eps, kNormPlain, mla_qa.data() + t * qr);
+    project(L.q_b, mla_qa.data(), n, q.data());
+  } else {
+    project(L.q, a.data(), n, q.data());
+  }
+  project(L.kv_a, a.data(), n, mla_kv.data());
+  for (int64_t t = 0; t < n; ++t) {
+    const int64_t p = p0 + t;
+    float* ck = mla_kv.data() + t * (r + dr);
+    add_rmsnorm(ck, nullptr, L.kv_a_norm.data(), r, eps, kNormPlain, ck);
+    rope(ck + r, 1, dr, dr, p, L.inv_freq.data(), rope_style);
+    rope(q.data() + t * H * dqk + dn, H, dqk, dr, p, L.inv_freq.data(), rope_style);  // the rope part of each head
+    std::copy_n(ck, r, kv.k.data() + p * r);
+    std::copy_n(ck + r, dr, kv.v.data() + p * dr);
+  }
+  const float scale = L.attn.scale;
+  for (int64_t t = 0; t < n; ++t) {
+    const int64_t S = p0 + t + 1;  // positions [0, p] (the cache is not a ring: capacity = max_seq)
+    const float* qt = q.data() + t * H * dqk;
+    float* out = att.data() + t * H * dv;
+    pool->parallel_for(H, [&](int64_t h0, int64_t h1) {
+      for (int64_t h = h0; h < h1; ++h) {
+        const float* qn = qt + h * dqk;
+        const float* qrp = qn + dn;
+        float* ql = mla_qlat.data() + h * r;
+        for (int64_t j = 0; j < r; ++j) {
+          const float* w = L.w_uk_t.data() + (h * r + j) * dn;
+          float acc = 0;
+          for (int64_t i = 0; i < dn; ++i) acc += w[i] * qn[i];
+          ql[j] = acc;
+        }
+        float* sc = mla_scores.data() + h * max_seq;
+        for (int64_t s = 0; s < S; ++s) {
+          const float* c = kv.k.data() + s * r;
+          const float* kr = kv.v.data() + s * dr;
+          float acc = 0;
+          for (int64_t j = 0; j < r; ++j) acc += ql[j] * c[j];
+          for (int64_t j = 0; j < dr; ++j) acc += qrp[j] * kr[j];
+          sc[s] = acc * scale;
+        }
+        softmax(sc, S);
+        float* ol = mla_olat.data() + h * r;
+        std::fill_n(ol, r, 0.0f);
+        for (int64_t s = 0; s < S; ++s) {
+          const float* c = kv.k.data() + s * r;
+          const float ps = sc[s];
+          for (int64_t j = 0; j < r; ++j) ol[j] += ps * c[j];
+        }
+        for (int64_t i = 0; i < dv; ++i) {
+          const float* w = L.w_uv.data() + (h * dv + i) * r;
+          float acc = 0;
+          for (int64_t j = 0; j < r; ++j) acc += w[j] * ol[j];
+          out[h * dv + i] = acc;
+        }
+      }
+    });
+  }
+  project(L.o, att.data(), n, o.data());
+}
+
+// HF DeepseekV3MoE.route_tokens_to_experts: sigmoid scores; selection on scores + correction bias, limited to
+// the topk_group groups with the best sum of their top-2 biased scores (experts outside them count as 0.0, as in
+// HF's masked_fill); weights are the unbiased scores of the chosen experts, normalised (norm_topk_prob, + 1e-20)
+// and times routed_scaling_factor. Ties go to the lower index.
+void Engine::Impl::moe_route(const Layer& L, const float* xt, int64_t* idx, float* w) {
+  const auto& m = *cfg.moe;
+  const int64_t E = m.num_experts, K = m.num_experts_per_tok, G = m.n_group, per = E / G;
+  float* sc = moe_scores.data();
+  float* ch = moe_choice.data();
+  for (int64_t e = 0; e < E; ++e) {
+    const float* we = L.router.data() + e * D;
+    float acc = 0;
+    for (int64_t i = 0; i < D; ++i) acc += we[i] * xt[i];
+    sc[e] = 1.0f / (1.0f + std::exp(-acc));
+    ch[e] = sc[e] + L.router_bias[static_cast<size_t>(e)];
+  }
+  // The index of the largest of v[0..n) not yet taken (taken marked through `used`).
+  const auto best = [](const float* v, int64_t n, const auto& used) {
+    int64_t b = -1;
+    for (int64_t i = 0; i < n; ++i)
+      if (!used(i) && (b < 0 || v[i] > v[b])) b = i;
+    return b;
+  };
+  if (G > 1) {
+    float* gs = moe_group.data();
+    for (int64_t gi = 0; gi < G; ++gi) {
+      const float* cg = ch + gi * per;
+      const int64_t b0 = best(cg, per, [](int64_t) { return false; });
+      const int64_t b1 = best(cg, per, [&](int64_t i) { return i == b0; });
+      gs[gi] = cg[b0] + cg[b1];
+    }
+    // Keep the topk_group best groups; the others' experts get 0.0 (HF's masked_fill).
+    uint8_t* kept = moe_group_kept.data();
+    std::fill_n(kept, G, uint8_t{0});
+    for (int64_t k = 0; k < m.topk_group; ++k) kept[best(gs, G, [&](int64_t i) { return kept[i] != 0; })] = 1;
+    for (int64_t gi = 0; gi < G; ++gi)
+      if (!kept[gi]) std::fill_n(ch + gi * per, per, 0.0f);
+  }
+  float sum = 0;
+  for (int64_t k = 0; k < K; ++k) {
+    const int64_t b = best(ch, E, [&](int64_t i) {
+      for (int64_t j = 0; j < k; ++j)
+        if (idx[j] == i) return true;
+      return false;
+    });
+    idx[k] = b;
+    w[k] = sc[b];
+    sum += w[k];
+  }
+  const float rs = static_cast<float>(m.routed_scaling_factor);
+  for (int64_t k = 0; k < K; ++k) w[k] = (m.norm_topk_prob ? w[k] / (sum + 1e-20f) : w[k]) * rs;
+}
+
+// Shared experts over all n rows (batched), then each routed expert over the rows routed to it (gathered,
+// batched through the stored-format matmul), added with its routing weight.
+void Engine::Impl::moe_mlp(const Layer& L, int64_t n) {
+  const auto& m = *cfg.moe;
+  const int64_t E = m.num_experts, K = m.num_experts_per_tok, I = m.moe_intermediate_size;
+  if (L.shared_gate.w.rows > 0) {
+    const int64_t Is = L.shared_gate.w.rows;
+    project(L.shared_gate, a.data(), n, g.data());
+    project(L.shared_up, a.data(), n, u.data());
+    swiglu(g.data(), u.data(), g.data(), n * Is);
+    project(L.shared_down, g.data(), n, o.data());
+  } else {
+    std::fill_n(o.data(), n * D, 0.0f);
+  }
+  for (int64_t t = 0; t < n; ++t) moe_route(L, a.data() + t * D, moe_idx.data() + t * K, moe_w.data() + t * K);
+  for (int64_t e = 0; e < E; ++e) {
+    int64_t cnt = 0;
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t k = 0; k < K; ++k)
+        if (moe_idx[static_cast<size_t>(t * K + k)] == e) {
+          std::copy_n(a.data() + t * D, D, moe_x.data() + cnt * D);
+          moe_rows[static_cast<size_t>(cnt)] = t;
+          moe_row_w[static_cast<size_t>(cnt)] = moe_w[static_cast<size_t>(t * K + k)];
+          ++cnt;
+        }
+    if (cnt == 0) continue;
+    const Linear* ex = L.experts.data() + e * 3;
+    project(ex[0], moe_x.data(), cnt, moe_g.data());
+    project(ex[1], moe_x.data(), cnt, moe_u.data());
+    swiglu(moe_g.data(), moe_u.data(), moe_g.data(), cnt * I);
+    project(ex[2], moe_g.data(), cnt, moe_y.data());
+    for (int64_t c = 0; c < cnt; ++c) {
+      float* ot = o.data() + moe_rows[static_cast<size_t>(c)] * D;
+      const float* yt = moe_y.data() + c * D;
+      const float wc = moe_row_w[static_cast<size_t>(c)];
+      for (int64_t i = 0; i < D; ++i) ot[i] += wc * yt[i];
+    }
+  }
+}
+
 // Gemma 4 (templates/ple.cc): (embed_tokens_per_layer(ids) * sqrt(P) + RMSNorm(per_layer_model_projection(h0) /
 // sqrt(D))) / sqrt(2), [n, L, P], from the scaled embeddings in x.
 void Engine::Impl::per_layer_inputs(const int32_t* ids, int64_t n) {
@@ -503,6 +818,7 @@ void Engine::Impl::forward(const int32_t* ids, int64_t n, PrefillExtras* extras,
     for (int64_t t = 0; t < n; ++t)
       add_rmsnorm(x.data() + t * D, nullptr, L.input_norm.data(), D, eps, norm_flags, a.data() + t * D);
     if (L.linear) delta_net(L, n);
+    else if (L.mla) mla_attention(L, n, pos);
     else attention(L, n, pos);
     const float* second_norm = L.post_attention_norm.data();
     if (sandwich) {
@@ -512,7 +828,8 @@ void Engine::Impl::forward(const int32_t* ids, int64_t n, PrefillExtras* extras,
     }
     for (int64_t t = 0; t < n; ++t)
       add_rmsnorm(x.data() + t * D, o.data() + t * D, second_norm, D, eps, norm_flags, a.data() + t * D);
-    mlp(L, n);
+    if (L.moe) moe_mlp(L, n);
+    else mlp(L, n);
     for (int64_t t = 0; t < n; ++t) {
       float* ot = o.data() + t * D;
       if (sandwich) add_rmsnorm(ot, nullptr, L.post_feedforward_norm.data(), D, eps, norm_flags, ot);

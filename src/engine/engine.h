@@ -10,8 +10,11 @@
 // Supported: LLaMA, Mistral (sliding window), Qwen2 (qkv bias), Qwen3 (q/k norm), Gemma 2/3 ((1+w) norms,
 // sandwich norms, embedding scaling, soft-capping, per-layer-type rope and windows), Gemma 4 (per-layer
 // embeddings, KV-shared layers, v-norm, proportional rope, layer scalars), Qwen3.5 (gated delta-net layers
-// with their conv + recurrent state, output-gated attention, partial rope). Not yet: DeepSeek MLA/MoE
-// (open() says so).
+// with their conv + recurrent state, output-gated attention, partial rope), DeepSeek V3 (multi-latent
+// attention with weight absorption: the cache holds only the normed latent c_kv and the shared roped k_rope
+// per position; mixture of experts with sigmoid scores, correction-biased group-limited top-k, shared experts
+// and dense first layers). Rope types other than default/proportional (e.g. DeepSeek's yarn) are rejected by
+// open().
 #pragma once
 #include <cstdint>
 #include <memory>

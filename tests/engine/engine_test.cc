@@ -35,7 +35,7 @@ TEST_P(EngineGoldenParity, MatchesHuggingFace) {
 
 INSTANTIATE_TEST_SUITE_P(Cases, EngineGoldenParity,
                          ::testing::Values("llama", "llama-tied-gqa1", "mistral-sw", "qwen2", "qwen3", "gemma2", "gemma3",
-                                           "gemma4", "qwen3_5", "kjv-llama-5m"),
+                                           "gemma4", "qwen3_5", "deepseek_v3", "kjv-llama-5m"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (char& ch : n)
@@ -60,7 +60,8 @@ std::vector<int32_t> sequence(int64_t n, int64_t vocab) {
 
 // mistral-sw has a sliding window of 8; with prefill chunks of 4 its ring buffer holds 11 positions, so a
 // 20-token sequence wraps around it. gemma2 mixes sliding and global layers; gemma4 adds KV-shared layers
-// (reading an earlier layer's ring buffer) and per-layer inputs.
+// (reading an earlier layer's ring buffer) and per-layer inputs. deepseek_v3 caches only the MLA latent and
+// k_rope, and routes each token through its MoE experts (prefill batches the rows routed to one expert).
 class EngineCache : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(EngineCache, DecodeAfterPrefillEqualsPrefillOfTheLongerSequence) {
@@ -108,7 +109,7 @@ TEST_P(EngineCache, TruncateThenDecodeEqualsFresh) {
   EXPECT_LT(max_rel_diff(after, *f), 1e-5);
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, EngineCache, ::testing::Values("llama", "mistral-sw", "gemma2", "gemma4"));
+INSTANTIATE_TEST_SUITE_P(Models, EngineCache, ::testing::Values("llama", "mistral-sw", "gemma2", "gemma4", "deepseek_v3"));
 
 // Qwen3.5's gated delta-net layers carry a recurrent state: stepping equals one prefill, and truncation
 // can only go back to 0 (the state of earlier positions is gone).
