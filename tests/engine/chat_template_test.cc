@@ -57,6 +57,17 @@ TEST(ChatTemplate, MatchesJinja2OnTheTestTemplates) {
   EXPECT_GE(matched + errors, 72);
 }
 
+TEST(ChatTemplate, MatchesJinja2OnTheSnippets) {
+  const ojson doc = ojson::parse(slurp(kData / "chat_templates_expected.json"));
+  ASSERT_GE(doc["snippets"].size(), 12u);
+  for (const auto& c : doc["snippets"]) {
+    const std::string src = c["template"].get<std::string>();
+    auto r = render_chat_template(src, doc["snippet_context"]);
+    ASSERT_TRUE(r.ok()) << src << ": " << r.status().message();
+    EXPECT_EQ(*r, c["expected"].get<std::string>()) << src;
+  }
+}
+
 std::string render_or_error(const std::string& src, const ojson& ctx = ojson::object()) {
   auto r = render_chat_template(src, ctx);
   return r.ok() ? "OK:" + *r : "ERR:" + r.status().message();

@@ -37,6 +37,7 @@ struct Value {
   std::string s;  // kString; kUndefined: what was undefined (for messages)
   std::shared_ptr<List> list;
   std::shared_ptr<Dict> dict;  // kDict, kNamespace (mutable through `set ns.x`)
+  bool tuple = false;          // a kList written as (a, b): printed as a Python tuple
 
   static Value undefined(std::string hint) { Value v; v.s = std::move(hint); return v; }
   static Value none() { Value v; v.kind = kNone; return v; }
@@ -163,9 +164,10 @@ std::string repr(const Value& v) {
   switch (v.kind) {
     case Value::kString: return py_repr_str(v.s);
     case Value::kList: {
-      std::string out = "[";
+      std::string out = v.tuple ? "(" : "[";
       for (size_t k = 0; k < v.list->size(); ++k) out += (k ? ", " : "") + repr((*v.list)[k]);
-      return out + "]";
+      if (v.tuple && v.list->size() == 1) out += ",";
+      return out + (v.tuple ? ")" : "]");
     }
     case Value::kDict: {
       std::string out = "{";
@@ -391,9 +393,19 @@ Result<std::vector<Token>> lex_tag(const std::string& src, size_t& pos, const st
   static const char* const kOps[] = {"**", "//", "==", "!=", "<=", ">=", "+", "-", "*", "/", "%", "~", "<", ">",
                                      "|", ".", ",", ":", "(", ")", "[", "]", "{", "}", "="};
   end_mod = 0;
+  int braces = 0;  // open `{` of dict literals: a `}}` inside one closes the dict, not the tag (as jinja2)
   while (true) {
     while (pos < src.size() && std::isspace(static_cast<unsigned char>(src[pos]))) ++pos;
     if (pos >= src.size()) return syntax_error(tag_offset, "tag is not closed (expected `" + close + "`)");
+    if (braces > 0 && src[pos] == '}') {
+      Token t;
+      t.offset = pos++;
+      t.kind = Token::kOp;
+      t.text = "}";
+      --braces;
+      out.push_back(std::move(t));
+      continue;
+    }
     if ((src[pos] == '-' || src[pos] == '+') && src.compare(pos + 1, close.size(), close) == 0) {
       end_mod = src[pos];
       pos += 1 + close.size();
@@ -496,6 +508,7 @@ Result<std::vector<Token>> lex_tag(const std::string& src, size_t& pos, const st
         }
       }
       if (!found) return syntax_error(pos, std::string("unexpected character `") + c + "`");
+      if (t.text == "{") ++braces;
     }
     out.push_back(std::move(t));
   }
@@ -956,6 +969,7 @@ class Parser {
           IM_ASSIGN_OR_RETURN(ExprPtr e, parse_expr());
           if (is_op(",")) {  // a tuple: a list value
             auto l = node(Expr::kList, t.offset);
+            l->name = "tuple";
             l->a.push_back(std::move(e));
             while (accept_op(",")) {
               if (is_op(")")) break;
@@ -1822,7 +1836,9 @@ class Renderer {
           IM_ASSIGN_OR_RETURN(Value v, eval(*x));
           l.push_back(std::move(v));
         }
-        return Value::make_list(std::move(l));
+        Value out = Value::make_list(std::move(l));
+        out.tuple = e.name == "tuple";
+        return out;
       }
       case Expr::kDict: {
         Dict d;
