@@ -162,6 +162,11 @@ TEST(ChatTemplate, LoadsAGgufFilesTemplate) {
   EXPECT_EQ((*t)->bos_token, "<s>");
   EXPECT_EQ((*t)->eos_token, "</s>");
   EXPECT_FALSE(*load_chat_template(file, "tool_use"));
+  // A bundle compiled from a GGUF file: the metadata copy tokenizer.gguf is where the template is.
+  fs::rename(file, dir / "tokenizer.gguf");
+  auto b = load_chat_template(dir);
+  ASSERT_TRUE(b.ok() && *b) << b.status().message();
+  EXPECT_EQ((*b)->source, "{{ bos_token }}x{{ eos_token }}");
   fs::remove_all(dir);
 }
 

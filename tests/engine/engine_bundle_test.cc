@@ -18,6 +18,7 @@
 #include "engine/bundle/gpu_bundle.h"
 #include "engine/engine.h"
 #include "engine/language_model.h"
+#include "formats/tokenizer/tokenizer.h"
 #include "frontends/gguf_export/gguf_export.h"
 #include "frontends/templates/golden_parity.h"
 
@@ -102,6 +103,13 @@ TEST_P(EngineBundleGguf, BundleLogitsEqualTheGgufFile) {
   const auto want = run(g.p.string()), got = run(b.p.string());
   ASSERT_FALSE(want.empty());
   EXPECT_EQ(got, want);
+  // The GGUF's vocabulary travels as tokenizer.gguf and tokenizes like the GGUF file itself.
+  auto tb = formats::tokenizer::load_tokenizer(b.p);
+  auto tg = formats::tokenizer::load_tokenizer(g.p);
+  ASSERT_TRUE(tb.ok()) << tb.status().message();
+  ASSERT_TRUE(tg.ok()) << tg.status().message();
+  const std::string text = "In the beginning God created the heaven and the earth.";
+  EXPECT_EQ(*(*tb)->encode(text), *(*tg)->encode(text));
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, EngineBundleGguf, ::testing::Values("q8_0", "q4_0"));

@@ -123,9 +123,11 @@ Status write_gpu_bundle(const std::string& path, std::string_view config_json, s
   }
   manifest["tensor_names"] = model.tensor_names;
   manifest["qk_rows_interleaved"] = model.qk_rows_interleaved;
-  for (const auto& f : model.extra_files) {
-    fs::copy_file(f, tmp / fs::path(f).filename(), fs::copy_options::overwrite_existing, ec);
-    if (ec) return fail(io_error(f + ": cannot copy into the bundle: " + ec.message()));
+  for (const auto& [from, name] : model.extra_files) {
+    if (name.empty() || name.find('/') != std::string::npos || name == "manifest.json" || name == "config.json")
+      return fail(invalid_argument("extra file name '" + name + "' is not a plain, free name"));
+    fs::copy_file(from, tmp / name, fs::copy_options::overwrite_existing, ec);
+    if (ec) return fail(io_error(from + ": cannot copy into the bundle: " + ec.message()));
   }
   std::map<std::string, std::string> sanitized;
   for (const auto& t : tensors) {

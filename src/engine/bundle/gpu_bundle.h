@@ -10,7 +10,8 @@
 //   manifest.json also holds "model_config" (the HF config.json object the engine parses; for a GGUF source
 //   it is rebuilt from the GGUF metadata as the template path does), "tensor_names" ("hf" or "gguf": which
 //   naming the tensors keep) and "qk_rows_interleaved" (GGUF arch "llama": q/k rows in llama.cpp's rope
-//   order). An HF source also gets its tokenizer files copied (tokenizer.json, tokenizer_config.json, ...).
+//   order). An HF source also gets its tokenizer files copied (tokenizer.json, tokenizer_config.json, ...), a
+//   GGUF source a tensor-less copy of its metadata as tokenizer.gguf (vocabulary, chat template).
 // Sanitized name: '.' and '/' become '_'. A tensor of shape [..., cols] is a matrix of prod(...) rows.
 // Written atomically (temp sibling directory + rename); read through memory maps, every size checked.
 #pragma once
@@ -41,7 +42,7 @@ struct BundleModelInfo {
   std::string model_config_json;  // empty: no model_config field
   std::string tensor_names = "hf";
   bool qk_rows_interleaved = false;
-  std::vector<std::string> extra_files;  // copied into the bundle root by file name (tokenizer files)
+  std::vector<std::pair<std::string, std::string>> extra_files;  // (source path, name in the bundle root)
 };
 
 Status write_gpu_bundle(const std::string& path, std::string_view config_json, std::string_view source,

@@ -1,5 +1,7 @@
 // compile_gpu_bundle: a GGUF file or an HF checkpoint directory -> .ironml-gpu, weights kept in their stored
 // format where the engine has a kernel for it (no requantization: the bundle holds the same bytes).
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -69,7 +71,18 @@ Status compile_from_gguf(const std::string& input, const std::string& out) {
   info.tensor_names = "gguf";
   IM_ASSIGN_OR_RETURN(std::string arch, f.get_string("general.architecture"));
   info.qk_rows_interleaved = arch == "llama";
-  return write_gpu_bundle(out, config.dump(1), "gguf:" + std::filesystem::path(input).filename().string(), srcs, info);
+  // The tokenizer (and chat template) live in the GGUF metadata: a tensor-less copy of it travels with the
+  // bundle as tokenizer.gguf, which generate/chat read (formats/tokenizer's GGUF vocabulary loader).
+  gg::Writer meta;
+  for (const auto& [k, v] : f.metadata())
+    if (k != "general.alignment") IM_RETURN_IF_ERROR(meta.set(k, v));
+  const std::string meta_path = out + ".tokenizer-" + std::to_string(::getpid()) + ".gguf";
+  IM_RETURN_IF_ERROR(meta.write(meta_path));
+  info.extra_files.emplace_back(meta_path, "tokenizer.gguf");
+  Status s = write_gpu_bundle(out, config.dump(1), "gguf:" + std::filesystem::path(input).filename().string(), srcs, info);
+  std::error_code ec;
+  std::filesystem::remove(meta_path, ec);
+  return s;
 }
 
 Status compile_from_hf(const std::string& input, const std::string& out) {
@@ -103,7 +116,7 @@ Status compile_from_hf(const std::string& input, const std::string& out) {
   for (const char* name : {"tokenizer.json", "tokenizer.model", "tokenizer_config.json", "chat_template.jinja",
                            "special_tokens_map.json", "generation_config.json"}) {
     const auto p = std::filesystem::path(input) / name;
-    if (std::filesystem::is_regular_file(p)) info.extra_files.push_back(p.string());
+    if (std::filesystem::is_regular_file(p)) info.extra_files.emplace_back(p.string(), name);
   }
   return write_gpu_bundle(out, ss.str(), "hf:" + std::filesystem::path(input).filename().string(), srcs, info);
 }

@@ -1935,6 +1935,8 @@ Result<std::optional<ModelChatTemplate>> load_chat_template(const std::filesyste
     if (cfg.contains("bos_token")) t.bos_token = token_text(cfg["bos_token"]);
     if (cfg.contains("eos_token")) t.eos_token = token_text(cfg["eos_token"]);
   }
+  if (!fs::is_regular_file(cfg_path) && fs::is_regular_file(model_dir / "tokenizer.gguf"))
+    return load_chat_template(model_dir / "tokenizer.gguf", name);  // a bundle compiled from a GGUF file
   const fs::path jinja = model_dir / "chat_template.jinja";
   if (fs::is_regular_file(jinja)) {
     IM_ASSIGN_OR_RETURN(t.source, read_file(jinja));

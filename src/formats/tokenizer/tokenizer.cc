@@ -40,6 +40,8 @@ Result<std::unique_ptr<Tokenizer>> load_tokenizer(const std::filesystem::path& p
   if (std::filesystem::is_directory(path, ec)) {
     if (std::filesystem::exists(path / "tokenizer.json", ec)) file = path / "tokenizer.json";
     else if (std::filesystem::exists(path / "tokenizer.model", ec)) file = path / "tokenizer.model";
+    // A .ironml-gpu bundle compiled from a GGUF file keeps the GGUF's metadata as tokenizer.gguf.
+    else if (std::filesystem::exists(path / "tokenizer.gguf", ec)) file = path / "tokenizer.gguf";
     else return not_found(path.string() + ": directory holds neither tokenizer.json nor tokenizer.model");
   } else if (!std::filesystem::exists(path, ec)) {
     return not_found(path.string() + ": no such file or directory");

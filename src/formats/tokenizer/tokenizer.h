@@ -84,7 +84,7 @@ class StreamDecoder {
   std::string bytes_;
 };
 
-// A model directory (tokenizer.json, else tokenizer.model) or one of those files, or a .gguf file
+// A model directory (tokenizer.json, else tokenizer.model, else tokenizer.gguf) or one of those files, or a .gguf file
 // (its tokenizer.ggml.* metadata). tokenizer_config.json next to a tokenizer.json supplies the
 // BOS/EOS names.
 Result<std::unique_ptr<Tokenizer>> load_tokenizer(const std::filesystem::path& path);
