@@ -138,7 +138,27 @@ void BM_MemcpyRoofline(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(2 * dst.size()));
 }
 
+// The copy loop the llama.cpp comparison divides by (bench/peers/llama_bench.py): each of T threads copies
+// its half of the working set; bytes read + written per second.
+void BM_CopyRoofline(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(0));
+  auto& src = roofline_buffer();
+  static std::vector<uint8_t> dst(kWorkingSet / 2);
+  const int64_t n = static_cast<int64_t>(dst.size());
+  const std::function<void(int64_t, int64_t)> body = [&](int64_t b, int64_t e) {
+    const int64_t lo = n * b / 2, hi = n * e / 2;
+    std::memcpy(dst.data() + lo, src.data() + lo, static_cast<size_t>(hi - lo));
+  };
+  for (auto _ : state) {
+    if (threads == 1) body(0, 2);
+    else pool(2).parallel_for(2, body);
+    benchmark::DoNotOptimize(dst.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * 2 * n);
+}
+
 BENCHMARK(BM_ReadRoofline)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK(BM_CopyRoofline)->Arg(1)->Arg(2)->UseRealTime();
 BENCHMARK(BM_MemcpyRoofline)->UseRealTime();
 
 #define IM_MATVEC(fmt, rows, cols)                                                                       \

@@ -1,17 +1,25 @@
 #!/usr/bin/env python3
 """Decode-engine speed vs a NATIVE llama.cpp, side by side in one run (issue 8).
 
-  bench/peers/llama_bench.py [--build build] [--threads 2] [--prompt 64] [--gen 32] [--skip-qwen] [--out DIR]
+  bench/peers/llama_bench.py [--build build] [--threads 2] [--prompt 64] [--gen 32] [--rounds 3] [--skip-qwen]
+                             [--only SUBSTR] [--out DIR]
 
 1. ci/setup_peers.sh --bench builds peers/llama.cpp/build-native/bin/llama-bench (GGML_NATIVE=ON) if missing.
 2. GGUFs made with OUR writer (`ironmill export-gguf`): the kjv-llama-5m fixture as F16 / Q8_0 / Q4_0, and a
    synthetic checkpoint with Qwen3-0.6B's shapes (hidden 1024, 28 layers, 16 q / 8 kv heads of 128, FFN 3072,
    vocab 151936, tied embeddings) and random fp16 weights, generated here (plain python, no numpy) as
-   SafeTensors + config.json + the kjv tokenizer padded with added tokens to the vocab size; exported Q4_0 / Q8_0.
-3. llama-bench (-t T, -p P, -n N, -r 3) and `mill-harness latency` (same T / P / N) on each GGUF, each under
-   /usr/bin/time for peak RSS; engine_kernels_bench's read roofline (same run) for the bandwidth fraction.
-Writes OUT/llama_bench.json and prints a table. Speed figures depend on machine load: the load average
-is recorded next to them.
+   SafeTensors + config.json + the kjv tokenizer padded with added tokens to the vocab size; exported F16 /
+   Q8_0 / Q4_0.
+3. Per model, --rounds alternating rounds of llama-bench and `mill-harness latency` with the same threads,
+   prompt P and generation N, each under /usr/bin/time for peak RSS:
+     prefill: llama-bench -p P -n 0           vs  our prefill of P tokens into an empty cache
+     decode:  llama-bench -p 0 -n N -d P      vs  our N greedy decode steps after that P-token prefill
+   (-d puts llama.cpp's generation at the same depth as ours). Each side's figure is the median over rounds
+   of its mean tok/s per run. Roofline: engine_kernels_bench's CopyRoofline/T bandwidth (bytes read + written
+   per second, measured in the same run) over the bytes one decode step must read (weight bytes + our KV
+   cache at the mean depth). Peak RSS is compared with weights + our KV cache.
+Writes OUT/llama_bench.json and OUT/llama_bench.md and prints the table. Speed depends on machine load: the
+1-minute load average is recorded with each row.
 """
 import argparse, json, os, random, struct, subprocess, sys, time
 
@@ -106,12 +114,14 @@ def write_qwen3_shaped(dirpath):
 
 
 def llama_bench(exe, gguf, t, p, n):
-    out, rss = timed([exe, "-m", gguf, "-t", str(t), "-p", str(p), "-n", str(n), "-r", "3", "-o", "json"])
-    rows = json.loads(out)
-    res = {"peak_rss_mib": rss}
-    for r in rows:
-        key = "prefill_tok_s" if r.get("n_prompt", 0) > 0 and r.get("n_gen", 0) == 0 else "decode_tok_s"
-        res[key] = r["avg_ts"]
+    """Two llama-bench runs: pp P from an empty context, tg N at depth P. Returns tok/s and peak RSS."""
+    res = {"peak_rss_mib": 0.0}
+    for key, args in (("prefill_tok_s", ["-p", str(p), "-n", "0"]),
+                      ("decode_tok_s", ["-p", "0", "-n", str(n), "-d", str(p)])):
+        out, rss = timed([exe, "-m", gguf, "-t", str(t), "-r", "3", "-o", "json"] + args)
+        rows = json.loads(out)
+        res[key] = rows[0]["avg_ts"]
+        res["peak_rss_mib"] = max(res["peak_rss_mib"], rss)
     return res
 
 
@@ -120,15 +130,50 @@ def ours(harness, gguf, t, p, n, out_dir):
     _, rss = timed([harness, "latency", "--model", gguf, "--prompt-tokens", str(p), "--gen-tokens", str(n),
                     "--runs", "3", "--warmup", "1", "--threads", str(t), "--json", js])
     j = json.load(open(js))
-    return {"prefill_tok_s": j["prefill_tok_per_s_median"], "decode_tok_s": j["decode_tok_per_s_median"],
-            "peak_rss_mib": rss}
+    per_run = sorted(j["decode_tok_per_s_per_run"])
+    return {"prefill_tok_s": j["prefill_tok_per_s_median"], "decode_tok_s": per_run[len(per_run) // 2],
+            "decode_ms_per_token_median": j["decode_ms_per_token"]["median"], "peak_rss_mib": rss}
 
 
-def read_roofline(kbench):
-    out = subprocess.run([kbench, "--benchmark_filter=ReadRoofline/2", "--benchmark_format=json",
-                          "--benchmark_min_time=0.3"], capture_output=True, text=True, check=True).stdout
-    b = json.loads(out)["benchmarks"][0]
-    return b["bytes_per_second"] / 1e9
+def bandwidth(kbench, name):
+    out = subprocess.run([kbench, f"--benchmark_filter=^{name}$", "--benchmark_format=json",
+                          "--benchmark_min_time=0.5"], capture_output=True, text=True, check=True).stdout
+    b = json.loads(out)["benchmarks"]
+    return b[0]["bytes_per_second"] / 1e9 if b else None
+
+
+def gguf_shape(gguf):
+    """(layers, kv heads, key dim, value dim) from a GGUF's metadata, to size the KV cache."""
+    kv = {}
+    with open(gguf, "rb") as f:
+        _magic, _version, _n_tensors, n_kv = struct.unpack("<IIQQ", f.read(24))
+        def rd(fmt):
+            return struct.unpack("<" + fmt, f.read(struct.calcsize(fmt)))[0]
+        def val(t):
+            scalar = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+            if t in scalar:
+                return rd(scalar[t])
+            if t == 8:
+                return f.read(rd("Q")).decode("utf-8", "replace")
+            if t == 9:
+                et, cnt = rd("I"), rd("Q")
+                return [val(et) for _ in range(cnt)]
+            raise ValueError(f"{gguf}: unknown GGUF value type {t}")
+        for _ in range(n_kv):
+            key = f.read(rd("Q")).decode()
+            kv[key] = val(rd("I"))
+    arch = kv["general.architecture"]
+    heads = kv[f"{arch}.attention.head_count"]
+    kvh = kv.get(f"{arch}.attention.head_count_kv", heads)
+    emb = kv[f"{arch}.embedding_length"]
+    kd = kv.get(f"{arch}.attention.key_length", emb // heads)
+    vd = kv.get(f"{arch}.attention.value_length", emb // heads)
+    return kv[f"{arch}.block_count"], kvh, kd, vd
+
+
+def median(v):
+    v = sorted(x for x in v if x is not None)
+    return v[len(v) // 2] if v else None
 
 
 def main():
@@ -137,7 +182,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--prompt", type=int, default=64)
     ap.add_argument("--gen", type=int, default=32)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--skip-qwen", action="store_true")
+    ap.add_argument("--only", default="", help="run only the models whose label contains this")
     ap.add_argument("--out", default=os.path.join(ROOT, "reports", "llama-bench"))
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -147,8 +194,6 @@ def main():
     ironmill = os.path.join(a.build, "bin", "ironmill")
     harness = os.path.join(a.build, "bin", "mill-harness")
     kbench = os.path.join(a.build, "bin", "engine_kernels_bench")
-    have_ours = os.access(harness, os.X_OK) and "latency" in subprocess.run(
-        [harness, "latency", "--help"], capture_output=True, text=True).stdout
 
     models = []
     kjv_src = KJV_FIXTURE if os.path.exists(os.path.join(KJV_FIXTURE, "model.safetensors")) else KJV
@@ -157,52 +202,76 @@ def main():
     if not a.skip_qwen:
         qdir = os.path.join(a.out, "qwen3-0.6b-shaped")
         write_qwen3_shaped(qdir)
-        for t in ("q4_0", "q8_0"):
+        for t in ("f16", "q8_0", "q4_0"):
             models.append((f"Qwen3-0.6B-shaped {t.upper()}", qdir, t, os.path.join(a.out, f"qwen3-0.6b-shaped-{t}.gguf")))
+    models = [m for m in models if a.only in m[0]]
     for _, src, t, gguf in models:
         if not os.path.exists(gguf):
             run([ironmill, "export-gguf", src, "-o", gguf, "--type", t, "--quiet"])
 
-    roof = read_roofline(kbench) if os.access(kbench, os.X_OK) else None
+    copy_bw = bandwidth(kbench, f"BM_CopyRoofline/{a.threads}/real_time")
+    read_bw = bandwidth(kbench, f"BM_ReadRoofline/{a.threads}/real_time")
     rows = []
     for label, _, _, gguf in models:
-        size_mib = os.path.getsize(gguf) / 2**20
-        r = {"model": label, "gguf": gguf, "weights_mib": size_mib, "load_avg_1m": os.getloadavg()[0]}
-        r["llama_cpp"] = llama_bench(llama, gguf, a.threads, a.prompt, a.gen)
-        if have_ours:
-            try:
-                r["ours"] = ours(harness, gguf, a.threads, a.prompt, a.gen, a.out)
-            except RuntimeError as e:
-                r["ours_error"] = str(e)[-500:]
-        if roof:
-            # decode reads every weight once per token: roofline tok/s = read bandwidth / weight bytes
-            r["roofline_decode_tok_s"] = roof * 1e9 / os.path.getsize(gguf)
+        weights = os.path.getsize(gguf)
+        L, kvh, kd, vd = gguf_shape(gguf)
+        ctx = a.prompt + a.gen
+        cache = L * kvh * (kd + vd) * ctx * 4  # our KV cache: fp32, sized for prompt + gen at open
+        mean_depth_cache = L * kvh * (kd + vd) * (a.prompt + a.gen / 2) * 4
+        r = {"model": label, "gguf": gguf, "weights_mib": weights / 2**20, "kv_cache_mib": cache / 2**20,
+             "load_avg_1m": [], "rounds": []}
+        for _ in range(a.rounds):
+            r["load_avg_1m"].append(round(os.getloadavg()[0], 2))
+            one = {"llama_cpp": llama_bench(llama, gguf, a.threads, a.prompt, a.gen)}
+            one["ours"] = ours(harness, gguf, a.threads, a.prompt, a.gen, a.out)
+            r["rounds"].append(one)
+        for side in ("llama_cpp", "ours"):
+            r[side] = {k: median([x[side].get(k) for x in r["rounds"]])
+                       for k in ("prefill_tok_s", "decode_tok_s", "peak_rss_mib")}
+        r["decode_ratio"] = r["ours"]["decode_tok_s"] / r["llama_cpp"]["decode_tok_s"]
+        r["prefill_ratio"] = r["ours"]["prefill_tok_s"] / r["llama_cpp"]["prefill_tok_s"]
+        r["rss_over_weights_plus_cache"] = r["ours"]["peak_rss_mib"] * 2**20 / (weights + cache)
+        if copy_bw:
+            roof = copy_bw * 1e9 / (weights + mean_depth_cache)
+            r["roofline_decode_tok_s"] = roof
+            r["ours_roofline_fraction"] = r["ours"]["decode_tok_s"] / roof
+            r["llama_cpp_roofline_fraction"] = r["llama_cpp"]["decode_tok_s"] / roof
         rows.append(r)
-    report = {"schema": "ironmill.llama-bench/1", "threads": a.threads, "prompt": a.prompt, "gen": a.gen,
-              "read_roofline_gb_s": roof, "ours_available": have_ours, "llama_bench": llama,
+        print(f"{label}: decode ours {r['ours']['decode_tok_s']:.1f} / llama.cpp {r['llama_cpp']['decode_tok_s']:.1f} "
+              f"tok/s = {r['decode_ratio']:.2f}x", file=sys.stderr)
+
+    cpu = ""
+    try:
+        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    report = {"schema": "ironmill.llama-bench/2", "threads": a.threads, "prompt": a.prompt, "gen": a.gen,
+              "rounds": a.rounds, "copy_bandwidth_gb_s": copy_bw, "read_bandwidth_gb_s": read_bw,
+              "cpu": cpu, "nproc": os.cpu_count(), "llama_bench": llama,
               "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rows": rows}
     tmp = os.path.join(a.out, "llama_bench.json.tmp")
     json.dump(report, open(tmp, "w"), indent=1)
     os.replace(tmp, os.path.join(a.out, "llama_bench.json"))
 
-    print(f"threads {a.threads}, prompt {a.prompt}, gen {a.gen}; read roofline {roof and round(roof, 2)} GB/s")
-    hdr = ("model", "pp llama", "pp ours", "tg llama", "tg ours", "tg ours/llama", "tg llama/roof", "tg ours/roof",
-           "RSS llama", "RSS ours", "weights MiB", "load")
-    print(" | ".join(hdr))
+    f = lambda v, d=1: "-" if v is None else f"{v:.{d}f}"
+    lines = [f"threads {a.threads}, prompt {a.prompt}, gen {a.gen} (decode at depth {a.prompt}), {a.rounds} rounds; "
+             f"{cpu} x{os.cpu_count()}; copy bandwidth {f(copy_bw, 2)} GB/s, read {f(read_bw, 2)} GB/s", "",
+             "| model | pp llama.cpp | pp ours | pp ours/llama | tg llama.cpp | tg ours | tg ours/llama | "
+             "tg llama/roof | tg ours/roof | RSS llama MiB | RSS ours MiB | weights+cache MiB | ours RSS/(w+c) | load |",
+             "|" + "---|" * 14]
     for r in rows:
-        L, O = r["llama_cpp"], r.get("ours", {})
-        roofv = r.get("roofline_decode_tok_s")
-        f = lambda v, d=1: "-" if v is None else f"{v:.{d}f}"
-        print(" | ".join([r["model"], f(L.get("prefill_tok_s")), f(O.get("prefill_tok_s")), f(L.get("decode_tok_s")),
-                          f(O.get("decode_tok_s")),
-                          f(O["decode_tok_s"] / L["decode_tok_s"], 2) if O.get("decode_tok_s") and L.get("decode_tok_s") else "-",
-                          f(L["decode_tok_s"] / roofv, 2) if roofv and L.get("decode_tok_s") else "-",
-                          f(O["decode_tok_s"] / roofv, 2) if roofv and O.get("decode_tok_s") else "-",
-                          f(L.get("peak_rss_mib")), f(O.get("peak_rss_mib")), f(r["weights_mib"]), f(r["load_avg_1m"], 1)]))
-        if "ours_error" in r:
-            print("  ours failed:", r["ours_error"].splitlines()[-1] if r["ours_error"] else "")
-    if not have_ours:
-        print("NOTE: mill-harness latency not found in", a.build, "- only llama.cpp's figures (ours: see engine_kernels_bench)")
+        Lc, O = r["llama_cpp"], r["ours"]
+        lines.append("| " + " | ".join([
+            r["model"], f(Lc["prefill_tok_s"]), f(O["prefill_tok_s"]), f(r["prefill_ratio"], 2),
+            f(Lc["decode_tok_s"]), f(O["decode_tok_s"]), f(r["decode_ratio"], 2),
+            f(r.get("llama_cpp_roofline_fraction"), 2), f(r.get("ours_roofline_fraction"), 2),
+            f(Lc["peak_rss_mib"]), f(O["peak_rss_mib"]), f(r["weights_mib"] + r["kv_cache_mib"]),
+            f(r["rss_over_weights_plus_cache"], 2), "/".join(f(x, 1) for x in r["load_avg_1m"])]) + " |")
+    text = "\n".join(lines) + "\n"
+    tmp = os.path.join(a.out, "llama_bench.md.tmp")
+    open(tmp, "w").write(text)
+    os.replace(tmp, os.path.join(a.out, "llama_bench.md"))
+    print(text)
 
 
 if __name__ == "__main__":
