@@ -214,6 +214,120 @@ TEST_P(MatvecIsaTest, TwoThreadsAndMatmulGiveBitIdenticalResults) {
   }
 }
 
+// int8-per-channel / int4-per-group matrices with random codes, and their defining formula in fp64.
+struct BuiltInt {
+  std::vector<uint8_t> bytes;
+  std::vector<float> scales, zeros;
+  std::vector<double> deq;  // [rows, cols]
+  std::vector<double> mag;  // int4: |scale| * (q + zero), the size of the two terms the kernel subtracts
+  WeightMatrix w;
+};
+
+BuiltInt build_int(WeightFormat f, int64_t rows, int64_t cols, int64_t group, uint32_t seed) {
+  BuiltInt b;
+  std::mt19937 rng(seed);
+  b.deq.resize(static_cast<size_t>(rows * cols));
+  b.w.format = f;
+  b.w.rows = rows;
+  b.w.cols = cols;
+  if (f == WeightFormat::kInt8PerChannel) {
+    b.bytes.resize(static_cast<size_t>(rows * cols));
+    for (auto& q : b.bytes) q = static_cast<uint8_t>(rng());
+    b.scales = random_floats(static_cast<size_t>(rows), seed + 1, 0.01f);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t i = 0; i < cols; ++i)
+        b.deq[r * cols + i] = static_cast<double>(static_cast<int8_t>(b.bytes[r * cols + i])) * b.scales[r];
+    b.w.row_bytes = static_cast<size_t>(cols);
+  } else {
+    const int64_t ng = (cols + group - 1) / group;
+    const size_t rb = static_cast<size_t>((cols + 1) / 2);
+    b.bytes.resize(rb * static_cast<size_t>(rows));
+    for (auto& q : b.bytes) q = static_cast<uint8_t>(rng());
+    b.scales = random_floats(static_cast<size_t>(rows * ng), seed + 1, 0.01f);
+    b.zeros.resize(b.scales.size());
+    for (auto& z : b.zeros) z = static_cast<float>(rng() % 16);
+    b.mag.resize(b.deq.size());
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t i = 0; i < cols; ++i) {
+        const uint8_t byte = b.bytes[r * rb + i / 2];
+        const int q = i % 2 ? byte >> 4 : byte & 0xF;
+        b.deq[r * cols + i] = (q - static_cast<double>(b.zeros[r * ng + i / group])) * b.scales[r * ng + i / group];
+        b.mag[r * cols + i] = std::fabs(b.scales[r * ng + i / group]) * (q + b.zeros[r * ng + i / group]);
+      }
+    b.w.row_bytes = rb;
+    b.w.zeros = b.zeros.data();
+    b.w.group_size = group;
+  }
+  b.w.data = b.bytes.data();
+  b.w.scales = b.scales.data();
+  return b;
+}
+
+// matmul (batched prefill) of all nine formats against the fp64 oracle, with token counts that exercise
+// every tile width (1..4 tokens, several tiles, a partial last one), row counts off the 16-row tiles and
+// column counts off the 8/32-element vector steps; then every row equal to matvec of that token, bit for bit.
+TEST_P(MatvecIsaTest, MatmulOfEveryFormatMatchesFp64OracleAndMatvecBitForBit) {
+  struct MCase {
+    WeightFormat format;
+    int64_t rows, cols, group;
+  };
+  const std::vector<MCase> cases = {
+      {WeightFormat::kF32, 37, 67, 0},         {WeightFormat::kF32, 5, 7, 0},
+      {WeightFormat::kF16, 19, 333, 0},        {WeightFormat::kF16, 33, 1024, 0},
+      {WeightFormat::kBF16, 17, 300, 0},       {WeightFormat::kInt8PerChannel, 21, 131, 0},
+      {WeightFormat::kInt4PerGroup, 23, 130, 32}, {WeightFormat::kInt4PerGroup, 9, 101, 48},
+      {WeightFormat::kQ4_0, 41, 96, 0},        {WeightFormat::kQ4_0, 18, 1024, 0},
+      {WeightFormat::kQ8_0, 23, 160, 0},       {WeightFormat::kQ8_0, 17, 3072, 0},
+      {WeightFormat::kQ4_K, 29, 768, 0},       {WeightFormat::kQ6_K, 31, 1024, 0},
+  };
+  ThreadPool one(1), two(2);
+  uint32_t seed = 500;
+  for (const MCase& c : cases) {
+    SCOPED_TRACE(std::string(weight_format_name(c.format)) + " " + std::to_string(c.rows) + "x" + std::to_string(c.cols));
+    WeightMatrix w;
+    std::vector<double> deq, mag;
+    Built bq;
+    BuiltInt bi;
+    if (c.format == WeightFormat::kInt8PerChannel || c.format == WeightFormat::kInt4PerGroup) {
+      bi = build_int(c.format, c.rows, c.cols, c.group, seed++);
+      w = bi.w;
+      deq = bi.deq;
+      mag = bi.mag;
+    } else {
+      bq = build(c.format, c.rows, c.cols, seed++);
+      w = bq.w;
+      deq.assign(bq.deq.begin(), bq.deq.end());
+    }
+    for (int64_t n : {1, 2, 3, 4, 5, 7, 9, 13}) {
+      SCOPED_TRACE("n " + std::to_string(n));
+      auto x = random_floats(static_cast<size_t>(n * c.cols), seed++);
+      for (size_t i = 0; i < x.size(); i += 97) x[i] *= 20.0f;
+      std::vector<float> y(static_cast<size_t>(n * c.rows), NAN), y2(y.size(), NAN), yv(static_cast<size_t>(c.rows));
+      matmul(w, x.data(), n, y.data(), one);
+      matmul(w, x.data(), n, y2.data(), two);
+      ASSERT_EQ(0, std::memcmp(y.data(), y2.data(), y.size() * 4)) << "1 vs 2 threads";
+      std::vector<float> wr(static_cast<size_t>(c.cols));
+      for (int64_t t = 0; t < n; ++t) {
+        const float* xt = x.data() + t * c.cols;
+        for (int64_t r = 0; r < c.rows; ++r) {
+          double ref = 0;
+          for (int64_t i = 0; i < c.cols; ++i) {
+            ref += deq[r * c.cols + i] * xt[i];
+            wr[i] = static_cast<float>(deq[r * c.cols + i]);
+          }
+          double tol = tolerance(c.format, wr.data(), xt, c.cols);
+          // int4 sums scale * q.x and scale * zero * sum(x) separately, so its fp32 slack is relative to both.
+          if (!mag.empty())
+            for (int64_t i = 0; i < c.cols; ++i) tol += 1e-5 * mag[r * c.cols + i] * std::fabs(xt[i]);
+          ASSERT_NEAR(y[t * c.rows + r], ref, tol) << "token " << t << " row " << r;
+        }
+        matvec(w, xt, yv.data(), one);
+        ASSERT_EQ(0, std::memcmp(yv.data(), y.data() + t * c.rows, yv.size() * 4)) << "token " << t;
+      }
+    }
+  }
+}
+
 TEST(MatvecScalarVsAvx2, QuantizedPathsAgreeToFp32Rounding) {
   set_kernel_isa(KernelIsa::kAuto);
   if (active_kernel_isa() != KernelIsa::kAvx2) GTEST_SKIP() << "no AVX2 here";

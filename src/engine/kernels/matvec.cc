@@ -1,6 +1,6 @@
-// matvec / matmul / dequantize_row over the stored weight formats: picks the per-row dot kernel (AVX2 or
-// scalar), quantizes the activation once per call on the caller's thread when the format needs it, and
-// splits rows over the pool. Scratch buffers are thread_local and only grow, so steady-state decode
+// matvec / matmul / dequantize_row over the stored weight formats: picks the tile kernels (AVX2 or
+// scalar), quantizes the activations once per call on the caller's thread when the format needs it, and
+// splits rows over the pool. matvec is matmul with n = 1 (same tile kernels at T = 1). Scratch buffers are thread_local and only grow, so steady-state decode
 // allocates nothing.
 #include <atomic>
 #include <cstdlib>
@@ -81,31 +81,51 @@ struct RowJob {
   const float* xsum = nullptr;             // int4: per-token group sums of x
   int64_t group = 0, ng = 0;
 
-  float dot(int64_t r, int64_t tok) const {
+  // Row r against tokens [tok, tok + T): out[j] = W[r] . x[tok + j], through the T-token tile kernel.
+  void tile(int64_t r, int64_t tok, int T, float* out) const {
     const WeightMatrix& m = *w;
     const uint8_t* row = m.data + r * m.row_bytes;
     const int64_t cols = m.cols;
+    const float* xt = x + tok * cols;
     switch (m.format) {
-      case WeightFormat::kQ4_0: return t->q4_0(row, act->row(tok, cols), cols);
-      case WeightFormat::kQ8_0: return t->q8_0(row, act->row(tok, cols), cols);
-      case WeightFormat::kQ4_K: return t->q4_k(row, act->row(tok, cols), cols);
-      case WeightFormat::kQ6_K: return t->q6_k(row, act->row(tok, cols), cols);
-      case WeightFormat::kF32: return t->f32(row, x + tok * cols, cols);
-      case WeightFormat::kF16: return t->f16(row, x + tok * cols, cols);
-      case WeightFormat::kBF16: return t->bf16(row, x + tok * cols, cols);
-      case WeightFormat::kInt8PerChannel: return t->i8(row, x + tok * cols, cols) * m.scales[r];
+      case WeightFormat::kQ4_0: t->q4_0_n[T - 1](row, act->row(tok, cols), cols, out); return;
+      case WeightFormat::kQ8_0: t->q8_0_n[T - 1](row, act->row(tok, cols), cols, out); return;
+      case WeightFormat::kQ4_K: t->q4_k_n[T - 1](row, act->row(tok, cols), cols, out); return;
+      case WeightFormat::kQ6_K: t->q6_k_n[T - 1](row, act->row(tok, cols), cols, out); return;
+      case WeightFormat::kF32: t->f32_n[T - 1](row, xt, cols, cols, out); return;
+      case WeightFormat::kF16: t->f16_n[T - 1](row, xt, cols, cols, out); return;
+      case WeightFormat::kBF16: t->bf16_n[T - 1](row, xt, cols, cols, out); return;
+      case WeightFormat::kInt8PerChannel:
+        t->i8_n[T - 1](row, xt, cols, cols, out);
+        for (int j = 0; j < T; ++j) out[j] *= m.scales[r];
+        return;
       case WeightFormat::kInt4PerGroup:
-        return t->i4(row, x + tok * cols, m.scales + r * ng, m.zeros + r * ng, xsum + tok * ng, cols, group);
+        t->i4_n[T - 1](row, xt, cols, m.scales + r * ng, m.zeros + r * ng, xsum + tok * ng, cols, group, out);
+        return;
     }
-    return 0;
   }
-  // Tiles of 16 rows, so a tile stays in cache while it meets every token of a prefill batch.
+  // Tiles of 16 rows x kTileTokens (3 for float formats) tokens: each weight row is read from memory once per 16-row tile, and
+  // from L1/L2 once per token tile, where its blocks are decoded once for all the tile's tokens.
   void run(int64_t begin, int64_t end) const {
+    const WeightFormat f = w->format;
+    const bool floats = f == WeightFormat::kF32 || f == WeightFormat::kF16 || f == WeightFormat::kBF16 ||
+                        f == WeightFormat::kInt8PerChannel;
+    const int kT = floats ? detail::kFloatTileTokens : detail::kTileTokens;
     const int64_t rows = w->rows;
+    float out[detail::kTileTokens];
     for (int64_t r0 = begin; r0 < end; r0 += 16) {
       const int64_t r1 = r0 + 16 < end ? r0 + 16 : end;
-      for (int64_t tok = 0; tok < n; ++tok)
-        for (int64_t r = r0; r < r1; ++r) y[tok * rows + r] = dot(r, tok);
+      for (int64_t tok = 0; tok < n;) {
+        // A remainder of kT + 1 goes as (kT - 1) + 2 rather than kT + 1: single-token tiles decode the
+        // weights for one token only.
+        const int64_t rem = n - tok;
+        const int T = rem == kT + 1 ? kT - 1 : (rem < kT ? static_cast<int>(rem) : kT);
+        for (int64_t r = r0; r < r1; ++r) {
+          tile(r, tok, T, out);
+          for (int j = 0; j < T; ++j) y[(tok + j) * rows + r] = out[j];
+        }
+        tok += T;
+      }
     }
   }
 };
