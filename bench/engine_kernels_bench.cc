@@ -3,6 +3,7 @@
 // bandwidth rooflines measured in the same run: a read-only sum loop (what a memory-bound matvec can
 // reach) and memcpy. Each benchmark cycles over enough copies of its matrix (>= 192 MiB) that the
 // weights come from DRAM, as in real decode, not from cache.
+// BM_Matmul / BM_MatvecPerToken: a 64-token prefill through matmul vs 64 matvec calls (GFLOPs counter).
 //   build-*/bin/engine_kernels_bench --benchmark_min_time=0.5
 #include <benchmark/benchmark.h>
 
@@ -177,6 +178,66 @@ IM_MATVEC(kQ8_0, 1024, 3072);
 IM_MATVEC(kQ4_0, 1024, 3072);
 IM_MATVEC(kQ4_K, 1024, 3072);
 IM_MATVEC(kQ6_K, 1024, 3072);
+
+
+// Prefill: n tokens through one matmul (tile kernels, each weight block decoded once per 4 tokens) vs the
+// same n tokens through n matvec calls (every weight block read n times). Counter GFLOPs = 2 rows cols n
+// per second; bytes = weight bytes streamed once per call.
+const MatrixSet& cached_set(WeightFormat f, int64_t rows, int64_t cols) {
+  static std::map<std::tuple<int, int64_t, int64_t>, std::unique_ptr<MatrixSet>> cache;
+  auto& slot = cache[{static_cast<int>(f), rows, cols}];
+  if (!slot) slot = std::make_unique<MatrixSet>(make_set(f, rows, cols));
+  return *slot;
+}
+
+void prefill_bench(benchmark::State& state, WeightFormat f, int64_t rows, int64_t cols, bool batched) {
+  const int threads = static_cast<int>(state.range(0));
+  const int64_t n = state.range(1);
+  const MatrixSet& s = cached_set(f, rows, cols);
+  std::mt19937 rng(2);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(n * cols)), y(static_cast<size_t>(n * rows));
+  for (auto& v : x) v = dist(rng);
+  size_t i = 0;
+  for (auto _ : state) {
+    if (batched) matmul(s.copies[i], x.data(), n, y.data(), pool(threads));
+    else
+      for (int64_t t = 0; t < n; ++t) matvec(s.copies[i], x.data() + t * cols, y.data() + t * rows, pool(threads));
+    benchmark::DoNotOptimize(y.data());
+    i = (i + 1) % s.copies.size();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * rows * static_cast<int64_t>(s.copies[0].row_bytes));
+  state.counters["GFLOPs"] = benchmark::Counter(2.0 * static_cast<double>(rows * cols * n) * 1e-9 *
+                                                    static_cast<double>(state.iterations()),
+                                                benchmark::Counter::kIsRate);
+  state.SetLabel(std::string(weight_format_name(f)) + (active_kernel_isa() == KernelIsa::kAvx2 ? " avx2" : " scalar") +
+                 (batched ? " matmul" : " matvec x n"));
+}
+void BM_Matmul(benchmark::State& state, WeightFormat f, int64_t rows, int64_t cols) {
+  prefill_bench(state, f, rows, cols, true);
+}
+void BM_MatvecPerToken(benchmark::State& state, WeightFormat f, int64_t rows, int64_t cols) {
+  prefill_bench(state, f, rows, cols, false);
+}
+
+#define IM_PREFILL(fmt, rows, cols)                                                                        \
+  BENCHMARK_CAPTURE(BM_Matmul, fmt##_##rows##x##cols, WeightFormat::fmt, rows, cols)                        \
+      ->Args({1, 64})->Args({2, 64})->UseRealTime();                                                       \
+  BENCHMARK_CAPTURE(BM_MatvecPerToken, fmt##_##rows##x##cols, WeightFormat::fmt, rows, cols)                \
+      ->Args({1, 64})->Args({2, 64})->UseRealTime()
+// Qwen3-0.6B gate/up [3072, 1024] and down [1024, 3072], 64-token prefill.
+IM_PREFILL(kF16, 3072, 1024);
+IM_PREFILL(kQ8_0, 3072, 1024);
+IM_PREFILL(kQ4_0, 3072, 1024);
+IM_PREFILL(kF16, 1024, 3072);
+IM_PREFILL(kQ8_0, 1024, 3072);
+IM_PREFILL(kQ4_0, 1024, 3072);
+IM_PREFILL(kQ4_K, 3072, 1024);
+IM_PREFILL(kQ6_K, 3072, 1024);
+IM_PREFILL(kBF16, 3072, 1024);
+IM_PREFILL(kF32, 3072, 1024);
+IM_PREFILL(kInt8PerChannel, 3072, 1024);
+IM_PREFILL(kInt4PerGroup, 3072, 1024);
 
 }  // namespace
 }  // namespace ironmill::engine
