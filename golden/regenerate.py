@@ -24,7 +24,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HF_TINY = ["llama", "llama-tied-gqa1", "mistral-sw", "qwen2", "qwen3", "qwen3_5", "gemma2", "gemma3", "gemma4",
-           "deepseek_v3", "deepseek_v3-routing"]
+           "deepseek_v3", "deepseek_v3-routing", "deepseek_v3-yarn"]
 
 
 def load(case_dir, weight_dtype="float32"):

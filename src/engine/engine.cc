@@ -65,6 +65,7 @@ struct Layer {
   Linear q_a, q_b, kv_a;                // q_a -> q_a_norm -> q_b (q_lora_rank); else `q` is q_proj
   std::vector<float> q_a_norm, kv_a_norm;
   std::vector<float> w_uk_t, w_uv;      // fp32 [H, r, dn] (W_UK_h transposed), [H, dv, r] (W_UV_h)
+  float rope_gain = 1.0f;               // yarn attention_factor: HF multiplies cos and sin by it
   // DeepSeek mixture of experts (templates/moe.cc); the dense gate/up/down above are then unused.
   bool moe = false;
   std::vector<float> router, router_bias;     // gate.weight [E, D] in fp32, e_score_correction_bias [E]
@@ -95,6 +96,45 @@ std::vector<float> inverse_frequencies(const formats::hf::RopeParameters& r, int
     inv[static_cast<size_t>(i)] = static_cast<float>(mil::load_f64(freq_dtype, bits));
   }
   *rotary_dim_out = rotary_dim;
+  return inv;
+}
+
+// YaRN inverse frequencies as HF's _compute_yarn_parameters (transformers 5.17), in the same fp32 steps:
+// interpolated (1 / (factor * theta^(2i/dim))) and extrapolated (1 / theta^(2i/dim)) frequencies blended by a
+// linear ramp over the correction range of beta_fast/beta_slow rotations in the original context (truncated to
+// whole dims). *attention_factor: the cos/sin multiplier (get_mscale(factor, mscale) / get_mscale(factor,
+// mscale_all_dim) when both are set, else get_mscale(factor), unless the config gives it).
+std::vector<float> yarn_inverse_frequencies(const formats::hf::RopeParameters& r, int64_t dim, mil::DType freq_dtype,
+                                            float* attention_factor) {
+  const double base = r.theta, factor = *r.factor;
+  const double orig = static_cast<double>(*r.original_max_position_embeddings);
+  const auto get_mscale = [](double scale, double m) { return scale <= 1 ? 1.0 : 0.1 * m * std::log(scale) + 1.0; };
+  if (r.attention_factor) *attention_factor = static_cast<float>(*r.attention_factor);
+  else if (r.mscale && r.mscale_all_dim && *r.mscale != 0 && *r.mscale_all_dim != 0)
+    *attention_factor = static_cast<float>(get_mscale(factor, *r.mscale) / get_mscale(factor, *r.mscale_all_dim));
+  else *attention_factor = static_cast<float>(get_mscale(factor, 1.0));
+  const double beta_fast = r.beta_fast && *r.beta_fast != 0 ? *r.beta_fast : 32.0;
+  const double beta_slow = r.beta_slow && *r.beta_slow != 0 ? *r.beta_slow : 1.0;
+  const double pi = 3.14159265358979323846;
+  const auto correction_dim = [&](double rotations) {
+    return (static_cast<double>(dim) * std::log(orig / (rotations * 2 * pi))) / (2 * std::log(base));
+  };
+  double low = std::max(std::floor(correction_dim(beta_fast)), 0.0);
+  double high = std::min(std::ceil(correction_dim(beta_slow)), static_cast<double>(dim - 1));
+  if (low == high) high += 0.001;
+  std::vector<float> inv(static_cast<size_t>(dim / 2));
+  for (int64_t i = 0; i < dim / 2; ++i) {
+    const float e = static_cast<float>(2 * i) / static_cast<float>(dim);
+    const float pos = static_cast<float>(std::pow(static_cast<double>(static_cast<float>(base)), static_cast<double>(e)));
+    const float extrap = 1.0f / pos;
+    const float interp = 1.0f / (static_cast<float>(factor) * pos);
+    const float ramp = std::clamp((static_cast<float>(i) - static_cast<float>(low)) / static_cast<float>(high - low), 0.0f, 1.0f);
+    const float ef = 1.0f - ramp;
+    const float v = interp * (1.0f - ef) + extrap * ef;
+    uint8_t bits[8];
+    mil::store_f64(freq_dtype, bits, static_cast<double>(v));
+    inv[static_cast<size_t>(i)] = static_cast<float>(mil::load_f64(freq_dtype, bits));
+  }
   return inv;
 }
 
@@ -177,8 +217,9 @@ Status Engine::Impl::load(const EngineOptions& opt) {
     return unsupported(who + "MoE `scoring_func` `" + c.moe->scoring_func + "` / `topk_method` `" + c.moe->topk_method +
                        "` (supported: sigmoid / noaux_tc)");
   for (const auto& lc : c.layers)
-    if (lc.rope.type != "default" && lc.rope.type != "proportional")
-      return unsupported(who + "rope type `" + lc.rope.type + "` is not supported");
+    if (lc.rope.type != "default" && lc.rope.type != "proportional" && !(lc.rope.type == "yarn" && c.mla))
+      return unsupported(who + "rope type `" + lc.rope.type + "` is not supported" +
+                         (lc.rope.type == "yarn" ? " (yarn: DeepSeek multi-latent attention only)" : ""));
 
   D = c.hidden_size;
   V = c.vocab_size;
@@ -525,12 +566,25 @@ Status Engine::Impl::load_mla(Layer& L, int64_t l, mil::DType freq_dtype) {
     for (int64_t i = 0; i < dv; ++i)
       dequantize_row(kv_b, h * (dn + dv) + dn + i, L.w_uv.data() + (h * dv + i) * r);
   }
-  L.inv_freq = inverse_frequencies(lc.rope, dr, freq_dtype, &L.rotary_dim);
+  double scale = 1.0 / std::sqrt(static_cast<double>(dqk));  // HF: qk_head_dim^-0.5
+  if (lc.rope.type == "yarn") {
+    if (!lc.rope.original_max_position_embeddings)
+      return invalid_argument(c.source + ": engine: yarn rope without `rope_parameters.original_max_position_embeddings`");
+    L.inv_freq = yarn_inverse_frequencies(lc.rope, dr, freq_dtype, &L.rope_gain);
+    L.rotary_dim = dr;
+    // HF yarn_apply_mscale: scaling *= mscale^2, mscale = 0.1 * mscale_all_dim * ln(factor) + 1 (factor > 1).
+    const auto& rp = lc.rope;
+    if (rp.mscale_all_dim && *rp.mscale_all_dim != 0 && *rp.factor > 1) {
+      const double ms = 0.1 * *rp.mscale_all_dim * std::log(*rp.factor) + 1.0;
+      scale *= ms * ms;
+    }
+  } else {
+    L.inv_freq = inverse_frequencies(lc.rope, dr, freq_dtype, &L.rotary_dim);
+  }
   L.attn.n_heads = H;
   L.attn.n_kv_heads = 1;
   L.attn.head_dim = dqk;
-  // HF: qk_head_dim^-0.5 (a yarn mscale would multiply in here, but open() rejects yarn rope).
-  L.attn.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dqk)));
+  L.attn.scale = static_cast<float>(scale);
   // The layer's cache: k holds c_kv [max_seq, r], v holds k_rope [max_seq, dr] (one shared "head" each).
   KvCache kv;
   kv.kv_heads = 1;
@@ -623,8 +677,14 @@ void Engine::Impl::mla_attention(Layer& L, int64_t n, int64_t p0) {
     const int64_t p = p0 + t;
     float* ck = mla_kv.data() + t * (r + dr);
     add_rmsnorm(ck, nullptr, L.kv_a_norm.data(), r, eps, kNormPlain, ck);
+    float* qt = q.data() + t * H * dqk;
     rope(ck + r, 1, dr, dr, p, L.inv_freq.data(), rope_style);
-    rope(q.data() + t * H * dqk + dn, H, dqk, dr, p, L.inv_freq.data(), rope_style);  // the rope part of each head
+    rope(qt + dn, H, dqk, dr, p, L.inv_freq.data(), rope_style);  // the rope part of each head
+    if (L.rope_gain != 1.0f) {
+      for (int64_t j = 0; j < dr; ++j) ck[r + j] *= L.rope_gain;
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t j = 0; j < dr; ++j) qt[h * dqk + dn + j] *= L.rope_gain;
+    }
     std::copy_n(ck, r, kv.k.data() + p * r);
     std::copy_n(ck + r, dr, kv.v.data() + p * dr);
   }

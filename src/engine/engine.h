@@ -13,8 +13,8 @@
 // with their conv + recurrent state, output-gated attention, partial rope), DeepSeek V3 (multi-latent
 // attention with weight absorption: the cache holds only the normed latent c_kv and the shared roped k_rope
 // per position; mixture of experts with sigmoid scores, correction-biased group-limited top-k, shared experts
-// and dense first layers). Rope types other than default/proportional (e.g. DeepSeek's yarn) are rejected by
-// open().
+// and dense first layers; yarn rope with its mscale on MLA layers). Other rope types (and yarn elsewhere) are
+// rejected by open().
 #pragma once
 #include <cstdint>
 #include <memory>

@@ -1,6 +1,5 @@
 // DeepSeek V3 on the decode engine beyond the hf-tiny parity case (engine_test.cc): the deepseek_v3-routing
-// golden (HF transformers: group-limited routing, non-zero correction bias, norm_topk_prob false, q_proj
-// queries) at the fp32 gates, prefill chunking does not change the logits (MoE rows gathered per expert, MLA
+// and deepseek_v3-yarn goldens (HF transformers) at the fp32 gates, prefill chunking does not change the logits (MoE rows gathered per expert, MLA
 // cache written per chunk), and configs the engine does not implement are errors that name the field.
 #include <gtest/gtest.h>
 
@@ -31,10 +30,14 @@ std::vector<int32_t> sequence(int64_t n, int64_t vocab) {
   return ids;
 }
 
-TEST(EngineDeepseek, GroupLimitedBiasedRoutingMatchesHuggingFace) {
+// HF goldens made by golden/make_deepseek_cases.py: deepseek_v3-routing (group-limited routing, non-zero
+// correction bias, norm_topk_prob false, q_proj queries) and deepseek_v3-yarn (yarn rope, factor 4 over 64
+// original positions, mscale_all_dim 1; an 80-token prompt).
+class EngineDeepseekGolden : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(EngineDeepseekGolden, MatchesHuggingFace) {
   register_engine_language_model();
-  templates::ParityResult r =
-      templates::run_golden_case(golden_dir("deepseek_v3-routing"), "engine", templates::ParityGates{});
+  templates::ParityResult r = templates::run_golden_case(golden_dir(GetParam()), "engine", templates::ParityGates{});
   ASSERT_TRUE(r.error.empty()) << r.error;
   for (const auto& c : r.checks)
     EXPECT_TRUE(c.pass) << c.name << ": min cosine " << c.min_cosine << ", max |d| " << c.max_abs << " (max |ref| "
@@ -42,6 +45,14 @@ TEST(EngineDeepseek, GroupLimitedBiasedRoutingMatchesHuggingFace) {
   EXPECT_TRUE(r.pass);
   EXPECT_GE(r.checks.size(), 5u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Cases, EngineDeepseekGolden, ::testing::Values("deepseek_v3-routing", "deepseek_v3-yarn"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (char& ch : n)
+                             if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return n;
+                         });
 
 TEST(EngineDeepseek, PrefillChunkSizeDoesNotChangeTheLogits) {
   std::vector<std::vector<float>> all;

@@ -41,7 +41,8 @@ Status check_supported(const ModelConfig& c) {
     return unsupported(who + "`hidden_act` = `" + c.hidden_act + "` is not supported (silu, gelu_pytorch_tanh)");
   for (size_t l = 0; l < c.layers.size(); ++l) {
     const auto& r = c.layers[l].rope;
-    if (r.type != "default" && r.type != "proportional")
+    // yarn passes for DeepSeek MLA layers: the decode engine computes it; the MLA template rejects it when built.
+    if (r.type != "default" && r.type != "proportional" && !(r.type == "yarn" && c.mla))
       return unsupported(who + "rope type `" + r.type + "` (layer " + std::to_string(l) + ") is not supported");
   }
   if (c.moe && c.family != ModelFamily::kDeepseekV3)

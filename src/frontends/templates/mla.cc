@@ -25,6 +25,11 @@ std::string multi_latent_attention(LayerContext& x, int64_t l, const std::string
   const int64_t r = m.kv_lora_rank;
   const std::string p = "model.layers." + std::to_string(l) + ".self_attn.";
   const double eps = c.rms_norm_eps;
+  if (lc.rope.type == "yarn") {
+    g.fail(unsupported(c.source + ": layer " + std::to_string(l) +
+                       ": yarn rope frequencies are not built by the templates (the decode engine runs them)"));
+    return {};
+  }
 
   std::string q;
   if (m.q_lora_rank) {
