@@ -10,7 +10,9 @@ committed files instead, printing the largest deviation per tensor, and exits 1 
 (ids must be equal; float tensors within 1e-4 relative to their max |value|).
 
 The input ids are taken from the committed golden.json (they were drawn at random by the fixture
-generator); everything else is recomputed.
+generator); everything else is recomputed. Every hf-tiny case also gets perplexity figures over a seeded
+random stream of 320 token ids (ppl_token_ids; drawn once, then read back): ppl_chunked_128 =
+[ppl, scored, chunks] (llama-perplexity's protocol) and ppl_sliding_128_64 = [ppl, scored] (Hugging Face's).
 """
 import argparse
 import json
@@ -77,13 +79,60 @@ def hf_tiny_case(case_dir, meta):
         "generated_ids": torch.tensor(generated, dtype=torch.int32),
         "decode_logits": decode_logits.float().contiguous(),
         "full_logits": full.float().contiguous(),
-    }, {}
+    }, perplexity_figures(model, meta)
+
+
+PPL_TOKENS = 320  # 2 chunks of 128; 4 sliding windows of 128 every 64
+
+
+@torch.no_grad()
+def perplexity_figures(model, meta):
+    """Perplexity of a fixed random token stream under both protocols, so every architecture's perplexity
+    path is checked (kjv-llama-5m is the only case with a text). The ids are drawn once (seeded) and then
+    read back from golden.json, like input_ids."""
+    ids = meta.get("ppl_token_ids")
+    if ids is None:
+        vocab = model.config.get_text_config().vocab_size
+        g = torch.Generator().manual_seed(20261202)
+        ids = torch.randint(0, vocab, (PPL_TOKENS,), generator=g).tolist()
+    t = torch.tensor(ids)
+    return {"ppl_token_ids": ids, "ppl_chunked_128": chunked_ppl(model, t, 128),
+            "ppl_sliding_128_64": sliding_ppl(model, t, 128, 64)}
 
 
 @torch.no_grad()
 def nll_sum(logits, targets):
     lp = torch.log_softmax(logits.double(), dim=-1)
     return float(-lp.gather(1, targets[:, None]).sum()), int(targets.numel())
+
+
+@torch.no_grad()
+def chunked_ppl(model, test, ctx):
+    """llama-perplexity: chunks of ctx tokens from an empty cache, score the second half of each."""
+    total, count, n = 0.0, 0, test.numel()
+    for c in range(n // ctx):
+        chunk = test[c * ctx:(c + 1) * ctx]
+        lg = forward(model, chunk.tolist()).logits[0]
+        s, k = nll_sum(lg[ctx // 2:ctx - 1], chunk[ctx // 2 + 1:ctx])
+        total, count = total + s, count + k
+    return [math.exp(total / count), count, n // ctx]
+
+
+@torch.no_grad()
+def sliding_ppl(model, test, width, stride):
+    """Hugging Face's sliding window: each window scores only the tokens the previous one did not."""
+    total, count, prev_end, n = 0.0, 0, 0, test.numel()
+    for begin in range(0, n, stride):
+        end = min(begin + width, n)
+        trg = end - prev_end
+        window = test[begin:end]
+        lg = forward(model, window.tolist()).logits[0]
+        first = max(1, window.numel() - trg)
+        s, k = nll_sum(lg[first - 1:-1], window[first:])
+        total, count, prev_end = total + s, count + k, end
+        if end == n:
+            break
+    return [math.exp(total / count), count]
 
 
 @torch.no_grad()
@@ -100,27 +149,8 @@ def kjv_case(case_dir, meta):
     with open(os.path.join(case_dir, "kjv-test.txt"), encoding="utf-8") as f:
         test = torch.tensor(tok(f.read(), add_special_tokens=False)["input_ids"])
     n = test.numel()
-    # Chunked (llama-perplexity): chunks of 256, score the second half of each.
-    total, count = 0.0, 0
-    for c in range(n // 256):
-        chunk = test[c * 256:(c + 1) * 256]
-        lg = forward(model, chunk.tolist()).logits[0]
-        s, k = nll_sum(lg[128:255], chunk[129:256])
-        total, count = total + s, count + k
-    chunked = [math.exp(total / count), count, n // 256]
-    # Sliding window 512, stride 256 (Hugging Face's protocol).
-    total, count, prev_end = 0.0, 0, 0
-    for begin in range(0, n, 256):
-        end = min(begin + 512, n)
-        trg = end - prev_end
-        window = test[begin:end]
-        lg = forward(model, window.tolist()).logits[0]
-        first = max(1, window.numel() - trg)
-        s, k = nll_sum(lg[first - 1:-1], window[first:])
-        total, count, prev_end = total + s, count + k, end
-        if end == n:
-            break
-    sliding = [math.exp(total / count), count]
+    chunked = chunked_ppl(model, test, 256)
+    sliding = sliding_ppl(model, test, 512, 256)
     tensors = {"prompt_logits": prompt_logits.float().contiguous(), "decode_logits": decode_logits.float().contiguous()}
     figures = {"prompt_ids": ids, "greedy_ids": greedy, "test_tokens": n, "ppl_kjv_test_chunked_ctx256": chunked,
                "ppl_kjv_test_sliding_512_256": sliding}
@@ -163,11 +193,16 @@ def main():
             ok = compare(name, tensors, load_file(os.path.join(case_dir, "golden.safetensors")), ok)
             for key, value in figures.items():
                 ref = meta.get(key)
+                if ref is None:
+                    print(f"  {name}: {key} is not in the committed golden.json MISMATCH")
+                    ok = False
+                    continue
                 if isinstance(value, list) and value and isinstance(value[0], float):
                     good = abs(value[0] - ref[0]) <= 1e-4 * abs(ref[0]) and value[1:] == ref[1:]
                 else:
                     good = value == ref
-                print(f"  {name}: {key} {value} vs {ref} {'ok' if good else 'MISMATCH'}")
+                shown = f"{len(value)} ids" if key == "ppl_token_ids" else f"{value} vs {ref}"
+                print(f"  {name}: {key} {shown} {'ok' if good else 'MISMATCH'}")
                 ok = ok and good
             continue
         out_dir = os.path.join(args.out, name) if args.out else case_dir
