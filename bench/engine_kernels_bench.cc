@@ -99,7 +99,8 @@ void BM_Matvec(benchmark::State& state, WeightFormat f, int64_t rows, int64_t co
   state.SetLabel(std::string(weight_format_name(f)) + (active_kernel_isa() == KernelIsa::kAvx2 ? " avx2" : " scalar"));
 }
 
-// Rooflines: stream the same working set with a read-only reduction, and with memcpy.
+// Rooflines: stream the same working set with a read-only reduction, and copy it (CopyRoofline/1 is a
+// plain single-thread memcpy).
 std::vector<uint8_t>& roofline_buffer() {
   static std::vector<uint8_t> b(kWorkingSet, 1);
   return b;
@@ -151,17 +152,6 @@ void BM_ReadRoofline(benchmark::State& state) {
   state.SetLabel(avx2 ? "avx2" : "scalar");
 }
 
-void BM_MemcpyRoofline(benchmark::State& state) {
-  auto& src = roofline_buffer();
-  static std::vector<uint8_t> dst(kWorkingSet / 2);
-  for (auto _ : state) {
-    std::memcpy(dst.data(), src.data(), dst.size());
-    benchmark::DoNotOptimize(dst.data());
-  }
-  // Bytes read + bytes written.
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(2 * dst.size()));
-}
-
 // The copy loop the llama.cpp comparison divides by (bench/peers/llama_bench.py): each of T threads copies
 // its half of the working set; bytes read + written per second.
 void BM_CopyRoofline(benchmark::State& state) {
@@ -183,7 +173,6 @@ void BM_CopyRoofline(benchmark::State& state) {
 
 BENCHMARK(BM_ReadRoofline)->Arg(1)->Arg(2)->UseRealTime();
 BENCHMARK(BM_CopyRoofline)->Arg(1)->Arg(2)->UseRealTime();
-BENCHMARK(BM_MemcpyRoofline)->UseRealTime();
 
 #define IM_MATVEC(fmt, rows, cols)                                                                       \
   BENCHMARK_CAPTURE(BM_Matvec, fmt##_##rows##x##cols, WeightFormat::fmt, rows, cols)->Arg(1)->Arg(2)->UseRealTime()

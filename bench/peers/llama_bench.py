@@ -142,33 +142,12 @@ def bandwidth(kbench, name):
     return b[0]["bytes_per_second"] / 1e9 if b else None
 
 
-def gguf_shape(gguf):
-    """(layers, kv heads, key dim, value dim) from a GGUF's metadata, to size the KV cache."""
-    kv = {}
-    with open(gguf, "rb") as f:
-        _magic, _version, _n_tensors, n_kv = struct.unpack("<IIQQ", f.read(24))
-        def rd(fmt):
-            return struct.unpack("<" + fmt, f.read(struct.calcsize(fmt)))[0]
-        def val(t):
-            scalar = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
-            if t in scalar:
-                return rd(scalar[t])
-            if t == 8:
-                return f.read(rd("Q")).decode("utf-8", "replace")
-            if t == 9:
-                et, cnt = rd("I"), rd("Q")
-                return [val(et) for _ in range(cnt)]
-            raise ValueError(f"{gguf}: unknown GGUF value type {t}")
-        for _ in range(n_kv):
-            key = f.read(rd("Q")).decode()
-            kv[key] = val(rd("I"))
-    arch = kv["general.architecture"]
-    heads = kv[f"{arch}.attention.head_count"]
-    kvh = kv.get(f"{arch}.attention.head_count_kv", heads)
-    emb = kv[f"{arch}.embedding_length"]
-    kd = kv.get(f"{arch}.attention.key_length", emb // heads)
-    vd = kv.get(f"{arch}.attention.value_length", emb // heads)
-    return kv[f"{arch}.block_count"], kvh, kd, vd
+def kv_shape(src_dir):
+    """(layers, kv heads, head dim) from the source checkpoint's config.json, to size our KV cache."""
+    with open(os.path.join(src_dir, "config.json")) as fp:
+        c = json.load(fp)
+    heads = c["num_attention_heads"]
+    return c["num_hidden_layers"], c.get("num_key_value_heads") or heads, c.get("head_dim") or c["hidden_size"] // heads
 
 
 def median(v):
@@ -212,12 +191,12 @@ def main():
     copy_bw = bandwidth(kbench, f"BM_CopyRoofline/{a.threads}/real_time")
     read_bw = bandwidth(kbench, f"BM_ReadRoofline/{a.threads}/real_time")
     rows = []
-    for label, _, _, gguf in models:
+    for label, src, _, gguf in models:
         weights = os.path.getsize(gguf)
-        L, kvh, kd, vd = gguf_shape(gguf)
-        ctx = a.prompt + a.gen
-        cache = L * kvh * (kd + vd) * ctx * 4  # our KV cache: fp32, sized for prompt + gen at open
-        mean_depth_cache = L * kvh * (kd + vd) * (a.prompt + a.gen / 2) * 4
+        L, kvh, hd = kv_shape(src)
+        per_position = L * kvh * 2 * hd * 4  # our KV cache: fp32 K and V, sized for prompt + gen at open
+        cache = per_position * (a.prompt + a.gen)
+        mean_depth_cache = per_position * (a.prompt + a.gen / 2)
         r = {"model": label, "gguf": gguf, "weights_mib": weights / 2**20, "kv_cache_mib": cache / 2**20,
              "load_avg_1m": [], "rounds": []}
         for _ in range(a.rounds):

@@ -47,6 +47,14 @@ mil::Program check_pass(const mil::Program& original, PassT pass, const backends
   return p;
 }
 
+// A program holding just function `fn` of `p`, renamed "main" (to run one half of a split on its own).
+inline mil::Program only(const mil::Program& p, const std::string& fn) {
+  mil::Program q;
+  q.functions = {*p.function(fn)};
+  q.functions[0].name = "main";
+  return q;
+}
+
 inline int count_ops(const mil::Program& p, const std::string& type) {
   int n = 0;
   for (const auto& op : p.functions[0].body.operations) n += op.type == type;

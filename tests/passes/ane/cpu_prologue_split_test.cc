@@ -28,13 +28,6 @@ mil::Program cache_write() {
   return p;
 }
 
-mil::Program only(const mil::Program& p, const std::string& fn) {
-  mil::Program q;
-  q.functions = {*p.function(fn)};
-  q.functions[0].name = "main";
-  return q;
-}
-
 TEST(CpuPrologueSplit, IntegerPositionMathMovesToTheCpuAndTheChainComputesTheCacheWrite) {
   const mil::Program original = cache_write();
   mil::Program p = original;

@@ -8,8 +8,9 @@ namespace {
 using namespace ironmill::testing;
 using mil::DType;
 
-// `layers` pre-norm residual layers h = h + linear(layer_norm(h)), then a final layer_norm.
-mil::Program stack(int layers) {
+// `layers` pre-norm residual layers h = h + linear(layer_norm(h)), then a final layer_norm; with
+// `final_norm` false it stops after the layers and returns the hidden state.
+mil::Program stack(int layers, bool final_norm = true) {
   mil::Program p;
   mil::Builder b(p);
   std::string h = b.input("x", fp32_type({2, 4}));
@@ -17,31 +18,13 @@ mil::Program stack(int layers) {
     auto n = b.op("layer_norm", {{"x", h}, {"axes", int32_vector({-1})}, {"epsilon", fp32_scalar(1e-5)}});
     h = b.op("add", {{"x", h}, {"y", b.op("linear", {{"x", n}, {"weight", ramp(DType::kFp32, {4, 4}, 0.07, -0.5 + 0.1 * l)}})}});
   }
-  b.output(b.op("layer_norm", {{"x", h}, {"axes", int32_vector({-1})}, {"epsilon", fp32_scalar(1e-5)}}));
+  b.output(final_norm ? b.op("layer_norm", {{"x", h}, {"axes", int32_vector({-1})}, {"epsilon", fp32_scalar(1e-5)}}) : h);
   EXPECT_TRUE(b.finish().ok()) << b.status().message();
   return p;
 }
 
 // The same layers, stopping after `layers` of them and returning the hidden state (built separately).
-mil::Program prefix(int layers) {
-  mil::Program p;
-  mil::Builder b(p);
-  std::string h = b.input("x", fp32_type({2, 4}));
-  for (int l = 0; l < layers; ++l) {
-    auto n = b.op("layer_norm", {{"x", h}, {"axes", int32_vector({-1})}, {"epsilon", fp32_scalar(1e-5)}});
-    h = b.op("add", {{"x", h}, {"y", b.op("linear", {{"x", n}, {"weight", ramp(DType::kFp32, {4, 4}, 0.07, -0.5 + 0.1 * l)}})}});
-  }
-  b.output(h);
-  EXPECT_TRUE(b.finish().ok()) << b.status().message();
-  return p;
-}
-
-mil::Program only(const mil::Program& p, const std::string& fn) {
-  mil::Program q;
-  q.functions = {*p.function(fn)};
-  q.functions[0].name = "main";
-  return q;
-}
+mil::Program prefix(int layers) { return stack(layers, /*final_norm=*/false); }
 
 TEST(DraftVerifierSplit, DraftIsTheFirstLayersAndVerifierTheWholeModel) {
   const mil::Program original = stack(3);
